@@ -1,0 +1,207 @@
+/**
+ * Every message about a result is built here: numbers, shapes, rules, failure sentences, the
+ * per-key table and the one-line summary. Plain text only (no colour codes), so JUnit and logs
+ * stay readable.
+ */
+
+import type { ReprodMethod, Rule } from './options.js'
+import type { AlignResult, Failure, KeyResult } from './result.js'
+
+/** A number in at most 3 significant digits: `2.31e-6`, `0.0123`, `1000`, `NaN`, `Inf`. */
+export function formatNumber(x: number): string {
+  if (Number.isNaN(x)) return 'NaN'
+  if (x === Number.POSITIVE_INFINITY) return 'Inf'
+  if (x === Number.NEGATIVE_INFINITY) return '-Inf'
+  if (x === 0) return '0'
+  const ax = Math.abs(x)
+  if (ax >= 1e-3 && ax < 1e5) return String(Number(x.toPrecision(3)))
+  return x
+    .toExponential(2)
+    .replace(/\.?0+e/, 'e')
+    .replace('e+', 'e')
+}
+
+/** A value of an element, with enough digits to tell float32 neighbours apart. */
+export function formatValue(x: number): string {
+  if (!Number.isFinite(x)) return formatNumber(x)
+  return String(Number(x.toPrecision(9)))
+}
+
+/** A shape as numpy prints it: `()`, `(3,)`, `(1, 1000)`. */
+export function formatShape(shape: readonly number[]): string {
+  return shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`
+}
+
+/** The display name of a key: the lone array of a non-record comparison is `(value)`. */
+export function keyName(key: string): string {
+  return key === '' ? '(value)' : key
+}
+
+const STAT_LABEL: Record<Exclude<ReprodMethod, 'all'>, string> = {
+  mean: 'mean |Δ|',
+  max: 'max |Δ|',
+  min: 'min |Δ|',
+}
+
+/** The rule in words: `allclose atol=1e-5 rtol=1.3e-6` or `mean |Δ| <= 1e-6`. */
+export function describeRule(rule: Rule): string {
+  if (rule.method === 'allclose')
+    return `allclose atol=${formatNumber(rule.atol)} rtol=${formatNumber(rule.rtol)}`
+  const stats = rule.method === 'all' ? 'min, max and mean |Δ|' : STAT_LABEL[rule.method]
+  return `${stats} <= ${formatNumber(rule.threshold)}`
+}
+
+function percent(part: number, whole: number): string {
+  return `${((100 * part) / whole).toFixed(1)}%`
+}
+
+function nonFiniteNote(k: KeyResult): string {
+  const c = k.stats?.nonFinite
+  if (!c) return ''
+  const side = (name: string, s: { nan: number; posInf: number; negInf: number }): string[] => {
+    const parts = []
+    if (s.nan) parts.push(`${s.nan} NaN`)
+    if (s.posInf) parts.push(`${s.posInf} +Inf`)
+    if (s.negInf) parts.push(`${s.negInf} -Inf`)
+    return parts.length ? [`${name} has ${parts.join(', ')}`] : []
+  }
+  const notes = [...side('actual', c.actual), ...side('expected', c.expected)]
+  return notes.length ? ` (${notes.join('; ')})` : ''
+}
+
+/** One sentence for one failure of one key. */
+export function describeFailure(k: KeyResult, f: Failure): string {
+  switch (f.kind) {
+    case 'missing':
+      return 'missing from actual'
+    case 'extra':
+      return 'not in expected'
+    case 'structure':
+      return `actual is ${f.actual === 'record' ? 'a record' : 'an array'}, expected ${f.expected === 'record' ? 'a record' : 'an array'}`
+    case 'shape':
+      return `shape ${formatShape(k.actual?.shape ?? [])} != ${formatShape(k.expected?.shape ?? [])}`
+    case 'dtype':
+      return `dtype ${k.actual?.dtype} != ${k.expected?.dtype}`
+    case 'allclose': {
+      const w = k.stats?.worst
+      const worst = w
+        ? `, worst at [${w.index.join(', ')}]: ${formatValue(w.actual)} vs ${formatValue(w.expected)}`
+        : ''
+      return `${f.mismatches} / ${f.n} (${percent(f.mismatches, f.n)}) elements outside ${describeRule(k.rule as Rule)}${worst}`
+    }
+    case 'threshold':
+      return `${STAT_LABEL[f.method]} ${formatNumber(f.value)} > ${formatNumber(f.threshold)}`
+    case 'vacuous': {
+      if (k.stats === undefined) return 'nothing was compared (no keys)'
+      if (k.stats.n === 0) return 'empty arrays: nothing was compared'
+      const s = k.stats
+      const mag =
+        k.rule?.method === 'allclose' || k.rule?.method === 'max' || k.rule?.method === 'all'
+          ? `max |expected| ${formatNumber(s.maxAbsExpected)}`
+          : k.rule?.method === 'mean'
+            ? `mean |expected| ${formatNumber(s.meanAbsExpected)}`
+            : `min |expected| ${formatNumber(s.minAbsExpected)}`
+      return `vacuous: an all-zero actual would pass too (${mag} is within ${describeRule(k.rule as Rule)}); tighten the tolerance or set allowVacuous`
+    }
+  }
+}
+
+/** `passes at atol=3.2e-3`, `no tolerance passes`, or undefined when no tolerance is at issue. */
+function passAt(k: KeyResult): string | undefined {
+  const w = k.wouldPass
+  if (w === undefined) return undefined
+  const value = w.atol ?? w.threshold ?? Number.NaN
+  if (!Number.isFinite(value)) return 'no tolerance passes'
+  return `passes at ${w.atol !== undefined ? 'atol' : 'threshold'}=${formatNumber(value)}`
+}
+
+/** The failure sentences of one key, joined. */
+export function describeKey(k: KeyResult): string {
+  const at = passAt(k)
+  return (
+    k.failures.map((f) => describeFailure(k, f)).join('; ') +
+    nonFiniteNote(k) +
+    (at ? `; ${at}` : '')
+  )
+}
+
+const HEADERS = [
+  'key',
+  'shape',
+  'dtype',
+  'mean |Δ|',
+  'max |Δ|',
+  'max rel Δ',
+  'mismatched',
+  'worst (actual vs expected)',
+  'verdict',
+]
+
+function row(k: KeyResult): string[] {
+  const shape = (s: KeyResult['actual']) => (s ? formatShape(s.shape) : '-')
+  const a = k.actual
+  const e = k.expected
+  const shapes = a && e && shape(a) !== shape(e) ? `${shape(a)} vs ${shape(e)}` : shape(a ?? e)
+  const dtypes =
+    a && e && a.dtype !== e.dtype ? `${a.dtype} vs ${e.dtype}` : ((a ?? e)?.dtype ?? '-')
+  const s = k.stats
+  const w = s?.worst
+  return [
+    keyName(k.key),
+    shapes,
+    dtypes,
+    s ? formatNumber(s.meanAbs) : '-',
+    s ? formatNumber(s.maxAbs) : '-',
+    s ? formatNumber(s.maxRel) : '-',
+    s ? `${s.mismatches}/${s.n} (${s.n ? percent(s.mismatches, s.n) : '-'})` : '-',
+    w ? `[${w.index.join(', ')}] ${formatValue(w.actual)} vs ${formatValue(w.expected)}` : '-',
+    k.pass ? 'pass' : verdict(k),
+  ]
+}
+
+/** `FAIL: shape`, `FAIL: allclose; passes at atol=0.0098`. */
+function verdict(k: KeyResult): string {
+  const at = passAt(k)
+  const kinds = [...new Set(k.failures.map((f) => (f.kind === 'threshold' ? f.method : f.kind)))]
+  return `FAIL: ${kinds.join(', ')}${at ? `; ${at}` : ''}`
+}
+
+/** Every key as one aligned plain-text table. */
+export function formatTable(result: AlignResult): string {
+  const rows = [HEADERS, ...result.keys.map(row)]
+  const widths = HEADERS.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)))
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => cell.padEnd(widths[c] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')
+}
+
+/** The first line of a report: how many keys failed and, for the first ones, why. */
+export function summarize(result: AlignResult): string {
+  const failed = result.keys.filter((k) => !k.pass)
+  const n = result.keys.length
+  if (failed.length === 0) {
+    const rel = Math.max(...result.keys.map((k) => k.stats?.maxRel ?? 0))
+    return `${n} ${n === 1 ? 'key' : 'keys'} aligned, max rel Δ ${formatNumber(rel)}`
+  }
+  const first = failed[0] as KeyResult
+  const more = failed.length > 1 ? ` (and ${failed.length - 1} more)` : ''
+  return `${failed.length} of ${n} ${n === 1 ? 'key' : 'keys'} not aligned: ${keyName(first.key)}: ${describeKey(first)}${more}`
+}
+
+/** The full report: the summary line, the table, then one line per failing key. */
+export function formatReport(result: AlignResult): string {
+  const failing = result.keys
+    .filter((k) => !k.pass)
+    .map((k) => `  ${keyName(k.key)}: ${describeKey(k)}`)
+  return [
+    summarize(result),
+    '',
+    formatTable(result),
+    ...(failing.length ? ['', ...failing] : []),
+  ].join('\n')
+}

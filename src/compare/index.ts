@@ -1,0 +1,51 @@
+export { compare, unravel } from './compare.js'
+export {
+  DTYPES,
+  type DType,
+  decodeFloat16,
+  type NdArray,
+  type StorageOf,
+  type TypedArray,
+} from './dtype.js'
+export { AlignError, AlignInputError, AlignOptionsError } from './errors.js'
+export {
+  describeRule,
+  formatNumber,
+  formatReport,
+  formatShape,
+  formatTable,
+  summarize,
+} from './format.js'
+export {
+  type AlignOptions,
+  DEFAULT_THRESHOLD,
+  DEFAULT_TOLERANCES,
+  type KeyOptions,
+  type KeyOverrides,
+  keyMatches,
+  type Method,
+  type ReprodMethod,
+  type Rule,
+  type Tolerance,
+  validateOptions,
+} from './options.js'
+export type {
+  AlignResult,
+  ArraySummary,
+  Failure,
+  KeyResult,
+  PairStats,
+  WorstElement,
+} from './result.js'
+export type { NonFiniteCensus } from './stats.js'
+export {
+  type AlignInput,
+  type AlignNode,
+  type AlignRecord,
+  type ArrayInput,
+  type NdArrayLike,
+  type NestedArray,
+  normalize,
+  type RecordNode,
+  type TensorLike,
+} from './tensor-like.js'

@@ -1,0 +1,76 @@
+/**
+ * The verdict of a rule over a pair's statistics: pass or fail, vacuity, and the smallest
+ * tolerance that would have passed. Pure functions of {@link PairStats}.
+ */
+
+import type { ReprodMethod, Rule } from './options.js'
+import type { Failure, PairStats } from './result.js'
+
+type Stat = Exclude<ReprodMethod, 'all'>
+
+/** The statistics a reprod_log method checks, in reprod_log's order (`all`: min, max, mean). */
+export function methodStats(method: ReprodMethod): readonly Stat[] {
+  return method === 'all' ? ['min', 'max', 'mean'] : [method]
+}
+
+function statOf(stats: PairStats, s: Stat): number {
+  return s === 'mean' ? stats.meanAbs : s === 'max' ? stats.maxAbs : stats.minAbs
+}
+
+function statOfExpected(stats: PairStats, s: Stat): number {
+  return s === 'mean'
+    ? stats.meanAbsExpected
+    : s === 'max'
+      ? stats.maxAbsExpected
+      : stats.minAbsExpected
+}
+
+/**
+ * The rule's failures. allclose fails when any element has |Δ| > atol + rtol·|e|; a reprod_log
+ * method fails when its statistic exceeds the threshold (strictly, as reprod_log: equal passes;
+ * unlike reprod_log, a NaN or infinite statistic fails).
+ */
+export function ruleFailures(rule: Rule, stats: PairStats): Failure[] {
+  if (rule.method === 'allclose') {
+    return stats.mismatches > 0
+      ? [{ kind: 'allclose', mismatches: stats.mismatches, n: stats.n }]
+      : []
+  }
+  const failures: Failure[] = []
+  for (const method of methodStats(rule.method)) {
+    const value = statOf(stats, method)
+    if (!(value <= rule.threshold))
+      failures.push({ kind: 'threshold', method, value, threshold: rule.threshold })
+  }
+  return failures
+}
+
+/**
+ * Whether an all-zero candidate would pass the same rule: every |e| within the tolerance of
+ * zero, or the reprod_log statistic of |e| itself within the threshold. An empty array is
+ * vacuous too. Such a check proves nothing.
+ */
+export function isVacuous(rule: Rule, stats: PairStats): boolean {
+  if (stats.n === 0) return true
+  if (rule.method === 'allclose') {
+    // |0 - e| <= atol + rtol·|e| for every e  <=>  max|e|·(1 - rtol) <= atol (max|e| finite)
+    const m = stats.maxAbsExpected
+    return Number.isFinite(m) && (rule.rtol >= 1 || m * (1 - rule.rtol) <= rule.atol)
+  }
+  return methodStats(rule.method).every((s) => statOfExpected(stats, s) <= rule.threshold)
+}
+
+/**
+ * The smallest tolerance of the same rule that passes: atol at the given rtol for allclose,
+ * the threshold for reprod_log's methods. Infinity when none does (a NaN where a number is).
+ * `maxExcess` is the kernel's max (|Δ| - rtol·|e|).
+ */
+export function passingTolerance(
+  rule: Rule,
+  stats: PairStats,
+  maxExcess: number,
+): { atol?: number; threshold?: number } {
+  if (rule.method === 'allclose') return { atol: Math.max(0, maxExcess) }
+  const values = methodStats(rule.method).map((s) => statOf(stats, s))
+  return { threshold: Math.max(...values) }
+}
