@@ -41,13 +41,14 @@ function finiteStats(s: PairStats): Partial<Record<Statistic | 'n', number>> {
 /** Appends a comparison's keys to the running test's meta (nothing outside a test). */
 export function recordChecks(state: MatcherState, matcher: string, result: AlignResult): void {
   if (state.task === undefined) return
-  const checks = (state.task.meta.align ??= [])
+  state.task.meta.align ??= []
+  const checks = state.task.meta.align
   for (const k of result.keys) {
     checks.push({
       matcher,
       key: k.key,
       pass: k.pass,
-      negated: state.isNot,
+      negated: state.isNot === true,
       ...(k.stats && finiteStats(k.stats)),
     })
   }

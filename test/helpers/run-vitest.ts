@@ -1,36 +1,21 @@
-import { Writable } from 'node:stream'
-import type { CliOptions } from 'vitest/node'
-import { startVitest } from 'vitest/node'
+import { spawnSync } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 
-/** A sink that keeps what Vitest printed, without colour codes. */
-function sink(): { stream: Writable; text: () => string } {
-  const chunks: string[] = []
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      chunks.push(String(chunk))
-      done()
-    },
-  })
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping ANSI colour codes
-  return { stream, text: () => chunks.join('').replace(/\u001b\[[0-9;]*m/g, '') }
-}
+const require = createRequire(import.meta.url)
+/** Vitest's own CLI script (its package `bin`), so a fixture project runs as a user's would. */
+const VITEST_CLI = join(dirname(require.resolve('vitest/package.json')), 'vitest.mjs')
 
 /**
- * Runs Vitest programmatically on a fixture project and returns the per-file test states and
- * everything it printed. Colours are off, as a CI log would read them.
+ * Runs the Vitest CLI on a fixture project (its own `vitest.config.ts`) in a child process, and
+ * returns its exit code and output. Colours are off, as a CI log would read them.
  */
-export async function runVitest(root: string, options: CliOptions = {}) {
-  const out = sink()
-  const err = sink()
-  process.env.NO_COLOR = '1'
-  const vitest = await startVitest(
-    'test',
-    [],
-    { root, watch: false, ...options },
-    {},
-    { stdout: out.stream, stderr: err.stream },
-  )
-  await vitest.close()
-  const modules = vitest.state.getTestModules()
-  return { vitest, modules, stdout: out.text(), stderr: err.text() }
+export function runVitestCli(root: string, args: string[] = []) {
+  const r = spawnSync(process.execPath, [VITEST_CLI, 'run', ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', CI: 'true', VITEST: undefined },
+    timeout: 120_000,
+  })
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, output: r.stdout + r.stderr }
 }

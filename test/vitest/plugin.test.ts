@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
 import { align } from '../../src/vitest/plugin.js'
-import { AlignReporter, stageName } from '../../src/vitest/reporter.js'
-import { runVitest } from '../helpers/run-vitest.js'
+import { stageName } from '../../src/vitest/reporter.js'
+import { runVitestCli } from '../helpers/run-vitest.js'
 
 const project = fileURLToPath(new URL('../fixtures/projects/stages/', import.meta.url))
 
@@ -14,16 +14,14 @@ describe('align() plugin', () => {
     expect(config.test.setupFiles).toEqual(['vitest-align/vitest'])
   })
 
-  test('a project with only align() in its config gets the matchers; the reporter prints a line per stage', async () => {
-    const run = await runVitest(project, { reporters: ['default', new AlignReporter()] })
-    const states = Object.fromEntries(
-      run.modules.map((m) => [stageName(m.moduleId), [...m.children.allTests()].map((t) => t.result().state)]),
-    )
-    expect(states).toEqual({ forward: ['passed', 'passed'], loss: ['failed'] })
+  test('a project with only align() in its config gets the matchers; the reporter prints a line per stage', () => {
+    const run = runVitestCli(project)
+    expect(run.status).toBe(1) // the loss stage fails on purpose
+    expect(run.output).toMatch(/Tests {2}1 failed \| 2 passed \(3\)/)
     expect(run.stdout).toContain('forward  3 keys aligned, max rel Δ 0 (1 negative control)')
     expect(run.stdout).toContain('loss     1 of 1 keys not aligned: loss')
     // the failure's first line stays plain text with the numbers
-    expect(run.stdout + run.stderr).toContain(
+    expect(run.output).toContain(
       'toHaveMeanDiffBelow: expected received to align with expected, but 1 of 1 key not aligned: loss: mean |Δ| 0.1 > 1e-6',
     )
   }, 60_000)

@@ -20,6 +20,7 @@ export function toHaveMeanDiffBelow(
     throw new AlignOptionsError('threshold', `must be a number, got ${String(threshold)}`)
   }
   const result = compare(received, expected, { ...options, method: 'mean', threshold })
+  recordChecks(this, 'toHaveMeanDiffBelow', result)
   return {
     pass: result.pass,
     message: () => matcherMessage('toHaveMeanDiffBelow', result, this.isNot),
