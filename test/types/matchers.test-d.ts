@@ -10,7 +10,9 @@ describe('matcher types', () => {
   test('toAlignWith takes the documented options and rejects misspelt ones', () => {
     expect(logits).toAlignWith(logits, { atol: 1 })
     expect(logits).toAlignWith([1, 2, 3, 4], { method: 'mean', threshold: 1e-5, shape: 'squeeze' })
-    expect({ a: logits }).toAlignWith(new Map([['a', logits]]), { keys: { 'loss_*': { rtol: 1e-4 } } })
+    expect({ a: logits }).toAlignWith(new Map([['a', logits]]), {
+      keys: { 'loss_*': { rtol: 1e-4 } },
+    })
     // @ts-expect-error misspelt option
     expect(logits).toAlignWith(logits, { atoll: 1 })
     // @ts-expect-error unknown method
