@@ -116,6 +116,46 @@ export function decodeFloat16(bits: Uint16Array): Float32Array {
   return out
 }
 
+const f32Scratch = new Float32Array(1)
+const u32Scratch = new Uint32Array(f32Scratch.buffer)
+
+/**
+ * The float16 bits nearest a float32 value (ties to even, overflow to ±Infinity, NaN kept a
+ * NaN), as numpy's `npy_floatbits_to_halfbits`. `x` must be a float32 value (`Math.fround`).
+ */
+export function float32ToHalf(x: number): number {
+  f32Scratch[0] = x
+  const f = u32Scratch[0] as number
+  const sign = (f >>> 16) & 0x8000
+  const fexp = f & 0x7f800000
+  let fsig = f & 0x007fffff
+  if (fexp >= 0x47800000) {
+    // Inf, NaN, or too large for a half
+    if (fexp === 0x7f800000 && fsig !== 0) {
+      // NaN: keep the top payload bits and make sure it stays a NaN
+      const sig = fsig >>> 13
+      return sign | 0x7c00 | (sig === 0 ? 1 : sig)
+    }
+    return sign | 0x7c00
+  }
+  if (fexp <= 0x38000000) {
+    // a subnormal half, or zero
+    if (fexp < 0x33000000) return sign
+    fsig |= 0x00800000
+    const shift = 126 - (fexp >>> 23)
+    let sig = fsig >>> shift
+    const rem = fsig & ((1 << shift) - 1)
+    const half = 1 << (shift - 1)
+    if (rem > half || (rem === half && (sig & 1) === 1)) sig++
+    return sign | sig
+  }
+  // a normal half; a carry out of the significand rightly bumps the exponent (up to Inf)
+  let bits = ((fexp - 0x38000000) >>> 13) | (fsig >>> 13)
+  const rem = fsig & 0x1fff
+  if (rem > 0x1000 || (rem === 0x1000 && (bits & 1) === 1)) bits++
+  return sign | bits
+}
+
 /**
  * The array the statistics kernel reads: the data itself where it is a number TypedArray,
  * a decoded copy for float16 and a float64 copy for int64/uint64 (exact up to 2^53).

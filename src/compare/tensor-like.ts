@@ -6,6 +6,7 @@
 import {
   type DType,
   dtypeOfStorage,
+  float32ToHalf,
   isDType,
   isTypedArray,
   type NdArray,
@@ -115,7 +116,11 @@ function isNdArrayLike(v: object): v is NdArrayLike {
   return Array.isArray(t.shape) && (isTypedArray(t.data) || Array.isArray(t.data))
 }
 
+/** numpy's own limit on the number of dimensions. */
+export const MAX_DIMS = 64
+
 function checkShape(shape: readonly unknown[], fail: (r: string) => never): number {
+  if (shape.length > MAX_DIMS) fail(`${shape.length} dimensions, more than numpy's ${MAX_DIMS}`)
   let size = 1
   for (const d of shape) {
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0)
@@ -166,7 +171,12 @@ function toStorage(raw: ArrayLike<unknown>, dtype: DType): TypedArray {
   for (let i = 0; i < raw.length; i++) {
     const v = raw[i]
     const n = typeof v === 'boolean' ? Number(v) : (v as number)
-    out[i] = big ? BigInt(Math.trunc(n)) : n
+    if (big) out[i] = BigInt(Math.trunc(n))
+    else if (dtype === 'bool')
+      out[i] = n ? 1 : 0 // 0/1 as numpy stores it, whatever truthy number
+    else if (dtype === 'float16')
+      out[i] = float32ToHalf(Math.fround(n)) // numbers become half bits
+    else out[i] = n
   }
   return out
 }

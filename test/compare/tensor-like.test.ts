@@ -101,6 +101,19 @@ describe('normalize', () => {
     )
   })
 
+  test('numbers given for float16 and bool are stored as numpy stores them', () => {
+    const half = asArray(normalize({ data: [0.5, 65504, 1e6], shape: [3], dtype: 'float16' }))
+    expect(Array.from(half.data as Uint16Array)).toEqual([0x3800, 0x7bff, 0x7c00]) // 1e6 overflows to Inf
+    const bool = asArray(normalize({ data: [2, 0, -1], shape: [3], dtype: 'bool' }))
+    expect(Array.from(bool.data as Uint8Array)).toEqual([1, 0, 1])
+  })
+
+  test('more dimensions than numpy allows are refused', () => {
+    expect(() => normalize({ data: [1], shape: new Array(65).fill(1) })).toThrow(
+      "65 dimensions, more than numpy's 64",
+    )
+  })
+
   test('records nest, plain objects and Maps alike, in insertion order', () => {
     const node = normalize({ b: 1, a: new Map([['x', [1, 2]]]) })
     expect(isRecordNode(node)).toBe(true)

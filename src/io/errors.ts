@@ -1,0 +1,59 @@
+/**
+ * Typed errors of the file readers and writers. Each names the file (or `<bytes>` when there is
+ * none), the key inside it where there is one, and the reason, in one message built here.
+ */
+import { AlignError } from '../compare/errors.js'
+
+/** Where the bytes came from: a path, a member of an archive (`a.npz:logits.npy`), or `<bytes>`. */
+export type Source = string
+
+function describe(source: Source, key: string | undefined, reason: string): string {
+  return `${source}${key !== undefined ? ` [key '${key}']` : ''}: ${reason}`
+}
+
+/** Base class of every file error: the file, the key (if any) and the reason. */
+export class FileFormatError extends AlignError {
+  override name = 'FileFormatError'
+  constructor(
+    /** The file path, the archive member, or `<bytes>`. */
+    readonly source: Source,
+    /** The key inside a record or archive, when the problem is in one. */
+    readonly key: string | undefined,
+    /** Why the bytes were refused. */
+    readonly reason: string,
+  ) {
+    super(describe(source, key, reason))
+  }
+}
+
+/** A bad `.npy`: magic, version, header, dtype, shape, or too few bytes. */
+export class NpyFormatError extends FileFormatError {
+  override name = 'NpyFormatError'
+}
+
+/** A bad `.npz`: not a zip, a member over the size limit, a member that is not `.npy`. */
+export class NpzFormatError extends FileFormatError {
+  override name = 'NpzFormatError'
+}
+
+/** A bad pickle: truncated, an unknown opcode, or a global outside the allowed list. */
+export class PickleFormatError extends FileFormatError {
+  override name = 'PickleFormatError'
+}
+
+/** A pickle that names a global the reader refuses (`os.system`, `builtins.eval`, ...). */
+export class ForbiddenGlobalError extends PickleFormatError {
+  override name = 'ForbiddenGlobalError'
+  constructor(
+    source: Source,
+    /** `module.name` of the refused global. */
+    readonly global: string,
+  ) {
+    super(source, undefined, `refused global '${global}': only numpy array globals are allowed`)
+  }
+}
+
+/** A value that cannot be written in the asked format (a string, an object array, ...). */
+export class WriteError extends FileFormatError {
+  override name = 'WriteError'
+}

@@ -1,0 +1,27 @@
+/**
+ * `vitest-align/npy`: read and write `.npy`, `.npz` and reprod_log records, safely; the
+ * reprod_log logger and its diff report.
+ */
+export {
+  FileFormatError,
+  ForbiddenGlobalError,
+  NpyFormatError,
+  NpzFormatError,
+  PickleFormatError,
+  WriteError,
+} from './errors.js'
+export { detectKind, type FileKind, type Loaded, load } from './load.js'
+export { decodeNpy, type EncodeNpyOptions, encodeNpy, readNpy, writeNpy } from './npy.js'
+export { type EncodeNpzOptions, encodeNpz, type NpzInput, readNpz, writeNpz } from './npz.js'
+export { pyFloatRepr } from './py-repr.js'
+export {
+  diffReprodLogs,
+  encodeReprodLog,
+  formatReprodLog,
+  type ReprodDiff,
+  type ReprodDiffOptions,
+  ReprodLogger,
+  readReprodLog,
+  writeReprodLog,
+} from './reprod-log.js'
+export { DEFAULT_LIMITS, type NdRecord, type ReadLimits, type ReadOptions } from './types.js'

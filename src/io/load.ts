@@ -1,0 +1,68 @@
+/**
+ * `load(path)`: one reader for every supported file, picked from the file's bytes (never from
+ * its name): the npy magic with a pickled `|O` header is a reprod_log record, any other npy is an
+ * array, the zip magic is an `.npz`.
+ */
+import type { NdArray } from '../compare/dtype.js'
+import { FileFormatError } from './errors.js'
+import {
+  NPY_MAGIC,
+  readInputBytes,
+  readNpy,
+  readNpyHeader,
+  resolveLimits,
+  sourceOf,
+} from './npy.js'
+import { readNpz } from './npz.js'
+import { readReprodLog } from './reprod-log.js'
+import type { NdRecord, ReadOptions } from './types.js'
+
+/** What a file held: an array (`.npy`) or a record (`.npz`, reprod_log). */
+export type Loaded = NdArray | NdRecord
+
+/** The kinds of file {@link load} tells apart. */
+export type FileKind = 'npy' | 'npz' | 'reprod_log'
+
+const startsWith = (bytes: Uint8Array, magic: readonly number[] | Uint8Array): boolean =>
+  bytes.length >= magic.length && magic.every((b, i) => bytes[i] === b)
+
+/** Local file header, or the end-of-directory record of an empty archive. */
+const ZIP_MAGICS = [
+  [0x50, 0x4b, 0x03, 0x04],
+  [0x50, 0x4b, 0x05, 0x06],
+]
+
+/** Which reader the bytes call for; throws a FileFormatError when none does. */
+export function detectKind(bytes: Uint8Array, options: ReadOptions = {}): FileKind {
+  if (startsWith(bytes, NPY_MAGIC)) {
+    return readNpyHeader(bytes, options).descr === '|O' ? 'reprod_log' : 'npy'
+  }
+  if (ZIP_MAGICS.some((m) => startsWith(bytes, m))) return 'npz'
+  throw new FileFormatError(
+    options.source ?? '<bytes>',
+    undefined,
+    'not an .npy, .npz or reprod_log file (no npy or zip magic at the start)',
+  )
+}
+
+/**
+ * Reads any supported file (a path, or its bytes): `.npy` gives an {@link NdArray}, `.npz` and
+ * reprod_log records give a record. Every reader is bounded by `options`' limits.
+ */
+export function load(input: string | Uint8Array | ArrayBuffer, options: ReadOptions = {}): Loaded {
+  const source = sourceOf(input, options)
+  const opts = { ...options, source }
+  const limits = resolveLimits(options)
+  // No supported file is larger than its header and data limits (deflate can add a little).
+  const maxFile =
+    limits.maxHeaderBytes + Math.max(limits.maxArrayBytes, limits.maxInflatedBytes) * 1.01 + 2 ** 20
+  const bytes = readInputBytes(input, source, FileFormatError, maxFile)
+  switch (detectKind(bytes, opts)) {
+    case 'npy':
+      return readNpy(bytes, opts)
+    case 'npz':
+      return readNpz(bytes, opts)
+    case 'reprod_log':
+      return readReprodLog(bytes, opts)
+  }
+}
