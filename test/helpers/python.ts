@@ -9,7 +9,9 @@ import { execFileSync, spawnSync } from 'node:child_process'
 export const PYTHON = process.env.VITEST_ALIGN_PYTHON ?? '/usr/bin/python3'
 
 function probe(): string | undefined {
-  const r = spawnSync(PYTHON, ['-c', 'import numpy; print(numpy.__version__)'], { encoding: 'utf8' })
+  const r = spawnSync(PYTHON, ['-c', 'import numpy; print(numpy.__version__)'], {
+    encoding: 'utf8',
+  })
   return r.status === 0 ? r.stdout.trim() : undefined
 }
 
@@ -20,7 +22,9 @@ export const numpyVersion = probe()
 export const hasNumpy = numpyVersion !== undefined || process.env.CI === 'true'
 
 if (!hasNumpy) {
-  console.warn(`interop tests skipped: ${PYTHON} cannot import numpy (apt-get install python3-numpy)`)
+  console.warn(
+    `interop tests skipped: ${PYTHON} cannot import numpy (apt-get install python3-numpy)`,
+  )
 }
 
 /** Runs a Python script (numpy imported as np) in `cwd`; returns its stdout. Throws on error. */
