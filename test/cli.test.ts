@@ -143,7 +143,7 @@ describe('vitest-align diff', () => {
   test('a negative value is refused as an option error (exit 2)', () => {
     const r = run('diff', fx('forward_ref.npy'), fx('forward_paddle.npy'), '--threshold=-1')
     expect(r.status).toBe(2)
-    expect(r.stderr).toContain("option 'threshold': must be a number >= 0")
+    expect(r.stderr).toContain("option 'threshold': must be a finite number >= 0")
   })
 
   test('--help prints the usage and exits 0', () => {

@@ -13,7 +13,7 @@ import {
   validateOptions,
 } from './options.js'
 import type { AlignResult, ArraySummary, Failure, KeyResult, PairStats } from './result.js'
-import { pairStatsJs as pairStats } from './stats.js'
+import { pairStats } from './kernel/index.js'
 import { type AlignNode, isRecordNode, normalize } from './tensor-like.js'
 import { isVacuous, passingTolerance, ruleFailures } from './tolerance.js'
 

@@ -112,8 +112,9 @@ const KEY_OPTIONS = [
 
 function checkTolerance(value: unknown, path: string): void {
   if (value === undefined) return
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-    throw new AlignOptionsError(path, `must be a number >= 0, got ${String(value)}`)
+  // Infinity is refused too: it would pass anything, and Infinity·0 would make NaN of the bound.
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new AlignOptionsError(path, `must be a finite number >= 0, got ${String(value)}`)
   }
 }
 

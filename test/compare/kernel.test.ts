@@ -1,0 +1,387 @@
+import fc from 'fast-check'
+import { describe, expect, test } from 'vitest'
+import {
+  type Float32Loop,
+  kernelInfo,
+  pairStats,
+  WASM_MIN_LENGTH,
+} from '../../src/compare/kernel/index.js'
+import { PAIR_STATS_WASM_BASE64 } from '../../src/compare/kernel/pair-stats.generated.js'
+import {
+  type KernelStats,
+  type KernelTolerance,
+  type NumericArray,
+  pairStatsJs,
+} from '../../src/compare/stats.js'
+
+/** Every field identical (Object.is, so -0 and NaN count), the two sums to 1e-12 relative. */
+function expectSameStats(got: KernelStats, want: KernelStats): void {
+  const { sumAbs, sumAbsExpected, ...rest } = got
+  const { sumAbs: wantSum, sumAbsExpected: wantSumE, ...wantRest } = want
+  for (const key of Object.keys(wantRest) as (keyof typeof wantRest)[]) {
+    const g = rest[key]
+    const w = wantRest[key]
+    if (typeof w === 'number') {
+      if (!Object.is(g, w)) expect.fail(`${key}: got ${String(g)}, want ${String(w)}`)
+    } else {
+      expect(g, key).toEqual(w)
+    }
+  }
+  for (const [name, g, w] of [
+    ['sumAbs', sumAbs, wantSum],
+    ['sumAbsExpected', sumAbsExpected, wantSumE],
+  ] as const) {
+    if (Object.is(g, w)) continue
+    if (!(Math.abs(g - w) <= 1e-12 * Math.max(Math.abs(g), Math.abs(w)))) {
+      expect.fail(`${name}: got ${g}, want ${w}`)
+    }
+  }
+}
+
+/** mulberry32: a small deterministic PRNG, so that a fast-check seed rebuilds the same arrays. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0
+    let t = s
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const KINDS = [
+  'ties', // small integers: many equal maxima, exact matches, zeros and -0
+  'close', // a = e·(1 ± tiny): the allclose-passing case
+  'noisy', // a = e + noise, some elements out of tolerance
+  'wide', // random exponents over the whole range, subnormals included
+  'identical', // a = e, with zeros
+  'sparse', // mostly zeros on both sides
+  'negzero', // e = -0 everywhere: the JS kernel's rel = -Infinity quirk
+  'ramp', // |Δ| grows with the index: a new record at every element
+  'relties', // a = e·(1 + 2^-k): relative errors equal up to rounding (near-ties of max rel)
+  'excties', // |Δ| ≈ atol + rtol·|e|: excesses around 0 (near-ties of max excess, mismatches)
+  'tiny', // subnormal values: products of the filter underflow
+  'huge', // values near the top of the range: |a - e| may exceed FLT_MAX
+] as const
+type Kind = (typeof KINDS)[number]
+
+function fill(
+  kind: Kind,
+  a: Float32Array | Float64Array,
+  e: Float32Array | Float64Array,
+  rand: () => number,
+  tol: KernelTolerance,
+): void {
+  const n = a.length
+  const f32 = a instanceof Float32Array
+  const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1))
+  // f64: up to 2^1001, so that Σ|Δ| of 100K elements stays finite (overflow has its own test)
+  const maxExp = f32 ? 126 : 1000
+  const minExp = f32 ? -155 : -1080
+  const wide = () => (rand() < 0.5 ? -1 : 1) * (1 + rand()) * 2 ** int(minExp, maxExp)
+  for (let i = 0; i < n; i++) {
+    switch (kind) {
+      case 'ties': {
+        e[i] = int(-4, 4)
+        a[i] = rand() < 0.3 ? (e[i] as number) : int(-4, 4)
+        if (e[i] === 0 && rand() < 0.5) e[i] = -0
+        if (a[i] === 0 && rand() < 0.5) a[i] = -0
+        break
+      }
+      case 'close': {
+        const v = (rand() - 0.5) * 10 ** int(-3, 3)
+        e[i] = v
+        a[i] = v * (1 + (rand() < 0.5 ? -1 : 1) * 2e-6)
+        break
+      }
+      case 'noisy': {
+        const v = (rand() - 0.5) * 200
+        e[i] = v
+        a[i] = v + (rand() - 0.5) * 10 ** int(-9, 0)
+        break
+      }
+      case 'wide': {
+        e[i] = rand() < 0.05 ? 0 : wide()
+        a[i] = rand() < 0.2 ? (e[i] as number) : rand() < 0.05 ? 0 : wide()
+        break
+      }
+      case 'identical': {
+        const v = rand() < 0.2 ? 0 : rand() < 0.1 ? -0 : (rand() - 0.5) * 100
+        e[i] = v
+        a[i] = v
+        break
+      }
+      case 'sparse': {
+        e[i] = rand() < 0.8 ? 0 : (rand() - 0.5) * 2
+        a[i] = rand() < 0.8 ? (e[i] as number) : rand() < 0.5 ? 0 : (rand() - 0.5) * 2
+        break
+      }
+      case 'negzero': {
+        e[i] = -0
+        a[i] = rand() < 0.1 ? 0 : (rand() - 0.5) * 4
+        break
+      }
+      case 'ramp': {
+        e[i] = rand() < 0.5 ? 1 : -1
+        a[i] = (e[i] as number) + i * 1e-3
+        break
+      }
+      case 'relties': {
+        const v = (rand() < 0.5 ? -1 : 1) * (1 + int(0, 2 ** 23 - 1) * 2 ** -23) * 2 ** int(-10, 10)
+        e[i] = v
+        a[i] = v * (1 + 2 ** -int(5, 20))
+        break
+      }
+      case 'excties': {
+        const v = (rand() - 0.5) * 10 ** int(-3, 3)
+        const lim = Number.isFinite(tol.atol + tol.rtol) ? tol.atol + tol.rtol * Math.abs(v) : 0
+        e[i] = v
+        a[i] = v + (rand() < 0.5 ? -1 : 1) * lim * (1 + (rand() - 0.5) * 2 ** -int(10, 30))
+        break
+      }
+      case 'tiny': {
+        const ulp = f32 ? 2 ** -149 : 2 ** -1074
+        e[i] = int(-100, 100) * ulp * (rand() < 0.1 ? 2 ** 20 : 1)
+        a[i] = rand() < 0.3 ? (e[i] as number) : int(-100, 100) * ulp
+        break
+      }
+      case 'huge': {
+        const top = f32 ? 2 ** 127 : 2 ** 1000
+        e[i] = (rand() < 0.5 ? -1 : 1) * (1 + rand()) * top * (rand() < 0.5 ? 1 : 2 ** -int(0, 30))
+        a[i] = (rand() < 0.5 ? -1 : 1) * (1 + rand()) * top * (rand() < 0.5 ? 1 : 2 ** -int(0, 30))
+        break
+      }
+    }
+  }
+}
+
+interface Recipe {
+  kind: Kind
+  n: number
+  seed: number
+  f32: boolean
+  loop: Float32Loop
+  tol: KernelTolerance
+  nonFinite: { at: number; side: 0 | 1 | 2; value: number }[]
+}
+
+function build(r: Recipe): [Float32Array | Float64Array, Float32Array | Float64Array] {
+  const Ctor = r.f32 ? Float32Array : Float64Array
+  const actual = new Ctor(r.n)
+  const expected = new Ctor(r.n)
+  fill(r.kind, actual, expected, prng(r.seed), r.tol)
+  for (const { at, side, value } of r.nonFinite) {
+    if (r.n === 0) break
+    const i = at % r.n
+    if (side !== 1) actual[i] = value
+    if (side !== 0) expected[i] = value
+  }
+  return [actual, expected]
+}
+
+const boundaries = [WASM_MIN_LENGTH, 16384, 32768, 49152, 65536, 98304]
+const lengthArb = fc.oneof(
+  fc.integer({ min: 0, max: 3000 }),
+  fc.tuple(fc.constantFrom(...boundaries), fc.integer({ min: -9, max: 9 })).map(([b, d]) => b + d),
+  fc.integer({ min: WASM_MIN_LENGTH, max: 100_000 }),
+)
+const tolArb: fc.Arbitrary<KernelTolerance> = fc.record({
+  atol: fc.oneof(
+    fc.constantFrom(0, 1e-9, 1e-5, 1e-3, 0.5, 2, 1e30, -1),
+    fc.double({ min: 0, max: 10, noNaN: true }),
+  ),
+  rtol: fc.oneof(
+    fc.constantFrom(0, -0, 1e-7, 1e-5, 1.3e-6, 1e-3, 0.1, 1, 2 ** -60),
+    fc.double({ min: 0, max: 1, noNaN: true }),
+    // outside what the wasm filter is proven for: must go to JS and still agree
+    fc.constantFrom(1e-20, 1.5, Number.NaN),
+  ),
+  equalNan: fc.boolean(),
+})
+const nonFiniteArb: fc.Arbitrary<Recipe['nonFinite']> = fc.oneof(
+  { weight: 4, arbitrary: fc.constant<Recipe['nonFinite']>([]) },
+  {
+    weight: 1,
+    arbitrary: fc.array(
+      fc.record({
+        at: fc.nat(),
+        side: fc.constantFrom<0 | 1 | 2>(0, 1, 2),
+        value: fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY),
+      }),
+      { minLength: 1, maxLength: 3 },
+    ),
+  },
+)
+const recipeArb: fc.Arbitrary<Recipe> = fc.record({
+  kind: fc.constantFrom(...KINDS),
+  n: lengthArb,
+  seed: fc.nat(),
+  f32: fc.boolean(),
+  loop: fc.constantFrom<Float32Loop>('auto', 'fast', 'exact'),
+  tol: tolArb,
+  nonFinite: nonFiniteArb,
+})
+
+const TOL: KernelTolerance = { atol: 1e-5, rtol: 1e-5, equalNan: false }
+
+describe('pairStats equals pairStatsJs', () => {
+  test('on random pairs (lengths around the chunk and threshold boundaries)', () => {
+    fc.assert(
+      fc.property(recipeArb, (r) => {
+        const [actual, expected] = build(r)
+        const s = pairStats(actual, expected, r.tol, { float32Loop: r.loop })
+        expectSameStats(s, pairStatsJs(actual, expected, r.tol))
+      }),
+      { numRuns: 100 },
+    )
+  })
+
+  test.each(KINDS)('on %s data, with every loop the kernel has', (kind) => {
+    const loops: [boolean, Float32Loop][] = [
+      [true, 'fast'],
+      [true, 'exact'],
+      [true, 'auto'],
+      [false, 'auto'],
+    ]
+    for (const [f32, float32Loop] of loops) {
+      for (const n of [WASM_MIN_LENGTH, 32768 + 5, 70_001]) {
+        const r: Recipe = { kind, n, seed: n, f32, loop: float32Loop, tol: TOL, nonFinite: [] }
+        const [actual, expected] = build(r)
+        const s = pairStats(actual, expected, TOL, { float32Loop })
+        expectSameStats(s, pairStatsJs(actual, expected, TOL))
+        // `auto` may hand record-heavy data over to the JS kernel (wasm-f32+js)
+        expect(kernelInfo().lastPath).toMatch(f32 ? /^wasm-f32/ : /^wasm-f64/)
+      }
+    }
+  })
+
+  test('hands record-heavy data over to the JS kernel and merges, ties included', () => {
+    // every element a new maximum up to 65535 (the wasm part), then ties with it (the JS part)
+    for (const Ctor of [Float32Array, Float64Array]) {
+      const n = 150_000
+      const expected = new Ctor(n).fill(1)
+      const actual = expected.map((_, i) => 1 + Math.min(i, 65535) * 1e-3)
+      const s = pairStats(actual, expected, TOL)
+      expect(kernelInfo().lastPath).toBe(Ctor === Float32Array ? 'wasm-f32+js' : 'wasm-f64+js')
+      expect([s.argMaxAbs, s.argMaxRel, s.argMaxExcess]).toEqual([65535, 65535, 65535])
+      expectSameStats(s, pairStatsJs(actual, expected, TOL))
+    }
+  })
+
+  test('keeps the first index of tied maxima, across chunks', () => {
+    const n = 3 * 32768 + 3
+    const expected = new Float32Array(n).fill(1)
+    const actual = expected.slice()
+    for (const i of [70_000, 40_000, 32768, 5, 98_000]) actual[i] = 3 // same |Δ| everywhere
+    const s = pairStats(actual, expected, TOL)
+    expect(kernelInfo().lastPath).toBe('wasm-f32')
+    expect([s.argMaxAbs, s.argMaxRel, s.argMaxExcess, s.mismatches]).toEqual([5, 5, 5, 5])
+    expectSameStats(s, pairStatsJs(actual, expected, TOL))
+  })
+
+  test('negative zeros: |Δ| and |e| are +0, x / -0 is +Infinity, like the JS kernel', () => {
+    const n = 40_000
+    const actual = new Float32Array(n).fill(2)
+    const expected = new Float32Array(n).fill(1)
+    actual[33_000] = -0 // |-0 - 0| = +0
+    expected[33_000] = 0
+    expected[20_000] = -0 // |e| = +0, rel = 2 / +0 = +Infinity
+    const s = pairStats(actual, expected, TOL)
+    expect(kernelInfo().lastPath).toBe('wasm-f32')
+    expect([s.minAbs, s.minAbsExpected, s.maxRel, s.argMaxRel]).toEqual([0, 0, Infinity, 20_000])
+    expect(Object.is(s.minAbs, 0) && Object.is(s.minAbsExpected, 0)).toBe(true)
+    expectSameStats(s, pairStatsJs(actual, expected, TOL))
+  })
+
+  // The f32 pre-filter must flag these although they look like non-records in f32 arithmetic.
+  const exactMatches = (n: number) => [new Float32Array(n).fill(5), new Float32Array(n).fill(5)]
+  const tol10 = { atol: 10, rtol: 1e-5, equalNan: false }
+
+  test('a |Δ| that only exceeds maxAbs below f32 resolution is still a new maximum', () => {
+    const [actual, expected] = exactMatches(4096) as [Float32Array, Float32Array]
+    actual[0] = 0.5 // |Δ| = 1, rel = 2, excess ≈ 1
+    expected[0] = -0.5
+    actual[1000] = -(2 ** -30) // |Δ| = 1 + 2^-30, whose f32 rounding equals the maximum so far
+    expected[1000] = 1
+    const s = pairStats(actual, expected, tol10)
+    expect(kernelInfo().lastPath).toBe('wasm-f32')
+    expect([s.maxAbs, s.argMaxAbs]).toEqual([1 + 2 ** -30, 1000])
+    expectSameStats(s, pairStatsJs(actual, expected, tol10))
+  })
+
+  test('a max-rel record between subnormals (an underflowing f32 product) is found', () => {
+    const [actual, expected] = exactMatches(4096) as [Float32Array, Float32Array]
+    actual[0] = 1.9 // rel ≈ 0.9
+    expected[0] = 1
+    actual[1000] = 2 * 2 ** -149 // |Δ| = 2^-149 = |e|: rel = 1
+    expected[1000] = 2 ** -149
+    const s = pairStats(actual, expected, tol10)
+    expect(kernelInfo().lastPath).toBe('wasm-f32')
+    expect([s.maxRel, s.argMaxRel]).toEqual([1, 1000])
+    expectSameStats(s, pairStatsJs(actual, expected, tol10))
+  })
+
+  test('non-finite values anywhere poison the sum and fall back to the JS kernel', () => {
+    for (const value of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      for (const at of [0, 8, 32767, 99_999]) {
+        for (const side of ['actual', 'expected', 'both'] as const) {
+          const actual = new Float32Array(100_000).fill(1)
+          const expected = new Float32Array(100_000).fill(1)
+          // a pmax/pmin would hide a NaN here: it sits where |Δ| is not the maximum
+          actual[50_000] = 5
+          if (side !== 'expected') actual[at] = value
+          if (side !== 'actual') expected[at] = value
+          for (const equalNan of [false, true]) {
+            const tol = { ...TOL, equalNan }
+            expectSameStats(pairStats(actual, expected, tol), pairStatsJs(actual, expected, tol))
+            expect(kernelInfo().lastPath).toBe('js-nonfinite')
+          }
+        }
+      }
+    }
+  })
+
+  test('a float64 difference that overflows also falls back', () => {
+    const actual = new Float64Array(5000).fill(1e308)
+    const expected = new Float64Array(5000).fill(1)
+    expected[4000] = -1e308
+    expectSameStats(pairStats(actual, expected, TOL), pairStatsJs(actual, expected, TOL))
+    expect(kernelInfo().lastPath).toBe('js-nonfinite')
+  })
+
+  test('mixed, integer and short pairs use the JS kernel', () => {
+    const f32 = new Float32Array(5000).fill(1)
+    const cases: [NumericArray, NumericArray][] = [
+      [f32, new Float64Array(5000)],
+      [new Int32Array(5000), new Int32Array(5000)],
+      [f32.subarray(0, WASM_MIN_LENGTH - 1), f32.subarray(1, WASM_MIN_LENGTH)],
+    ]
+    for (const [a, e] of cases) {
+      expectSameStats(pairStats(a, e, TOL), pairStatsJs(a, e, TOL))
+      expect(kernelInfo().lastPath).toBe('js')
+    }
+  })
+
+  test('rejects pairs of different lengths like the JS kernel', () => {
+    expect(() => pairStats(new Float32Array(5000), new Float32Array(4999), TOL)).toThrow(RangeError)
+  })
+})
+
+describe('the wasm kernel', () => {
+  test('runs here (SIMD available) for Float32Array pairs over the threshold', () => {
+    const a = new Float32Array(WASM_MIN_LENGTH).fill(1)
+    pairStats(a, a.slice(), TOL)
+    expect(kernelInfo()).toEqual({ simd: true, lastPath: 'wasm-f32' })
+  })
+
+  test('committed bytes are the compiled pair-stats.wat (run `node scripts/build-wasm.mjs`)', async () => {
+    // A non-literal specifier: the build script is plain JS outside the TS project.
+    const script = new URL('../../scripts/build-wasm.mjs', import.meta.url).href
+    const { compileKernel } = (await import(script)) as {
+      compileKernel: () => Promise<Uint8Array>
+    }
+    const bytes = await compileKernel()
+    expect(Buffer.from(bytes).toString('base64')).toBe(PAIR_STATS_WASM_BASE64)
+  })
+})
