@@ -5,6 +5,7 @@
  */
 
 import { elementAt, type NdArray, numericView } from './dtype.js'
+import { pairStats } from './kernel/index.js'
 import {
   type AlignOptions,
   optionsForKey,
@@ -13,7 +14,6 @@ import {
   validateOptions,
 } from './options.js'
 import type { AlignResult, ArraySummary, Failure, KeyResult, PairStats } from './result.js'
-import { pairStats } from './kernel/index.js'
 import { type AlignNode, isRecordNode, normalize } from './tensor-like.js'
 import { isVacuous, passingTolerance, ruleFailures } from './tolerance.js'
 

@@ -289,7 +289,10 @@ describe('options are validated', () => {
     [{ atoll: 1 }, "option 'atoll': unknown option"],
     [{ atol: -1 }, "option 'atol': must be a finite number >= 0, got -1"],
     [{ rtol: Number.NaN }, "option 'rtol': must be a finite number >= 0, got NaN"],
-    [{ rtol: Number.POSITIVE_INFINITY }, "option 'rtol': must be a finite number >= 0, got Infinity"],
+    [
+      { rtol: Number.POSITIVE_INFINITY },
+      "option 'rtol': must be a finite number >= 0, got Infinity",
+    ],
     [{ method: 'median' }, "option 'method': must be one of allclose, mean, max, min, all"],
     [{ shape: 'broadcast' }, "option 'shape': must be 'strict' or 'squeeze'"],
     [{ equalNan: 'yes' }, "option 'equalNan': must be true or false"],
