@@ -5,6 +5,7 @@
  */
 
 import { elementAt, type NdArray, numericView } from './dtype.js'
+import { diffHistogram } from './histogram.js'
 import { pairStats } from './kernel/index.js'
 import {
   type AlignOptions,
@@ -17,6 +18,17 @@ import type { AlignResult, ArraySummary, Failure, KeyResult, PairStats } from '.
 import { type AlignNode, isRecordNode, normalize } from './tensor-like.js'
 import { isVacuous, passingTolerance, ruleFailures } from './tolerance.js'
 
+/** What a report needs beyond the verdict, at a small extra cost. */
+export interface CompareExtras {
+  /** Add a sampled |Δ| histogram to every pair's statistics (see {@link diffHistogram}). */
+  histogram?: boolean
+}
+
+interface Context {
+  readonly options: AlignOptions
+  readonly extras: CompareExtras
+}
+
 /**
  * Compares `actual` with `expected` (arrays, tensors, or records of them) and returns every
  * key's statistics and verdict. Throws only on bad input or bad options (typed errors naming
@@ -26,10 +38,12 @@ export function compare(
   actual: unknown,
   expected: unknown,
   options: AlignOptions = {},
+  extras: CompareExtras = {},
 ): AlignResult {
   validateOptions(options)
   const keys: KeyResult[] = []
-  walk(normalize(actual, 'actual'), normalize(expected, 'expected'), '', options, keys)
+  const ctx = { options, extras }
+  walk(normalize(actual, 'actual'), normalize(expected, 'expected'), '', ctx, keys)
   if (keys.length === 0 && !options.allowVacuous) {
     // Two empty records: nothing was compared, so nothing was proven.
     keys.push({ key: '', pass: false, failures: [{ kind: 'vacuous' }] })
@@ -49,7 +63,7 @@ function walk(
   a: AlignNode | undefined,
   e: AlignNode | undefined,
   key: string,
-  options: AlignOptions,
+  ctx: Context,
   out: KeyResult[],
 ): void {
   if (a === undefined || e === undefined) {
@@ -66,9 +80,9 @@ function walk(
   const eRec = isRecordNode(e)
   if (aRec && eRec) {
     // The expected side's order first, as reprod_log iterates its reference dict.
-    for (const [k, ev] of e.entries) walk(a.entries.get(k), ev, join(key, k), options, out)
+    for (const [k, ev] of e.entries) walk(a.entries.get(k), ev, join(key, k), ctx, out)
     for (const [k, av] of a.entries) {
-      if (!e.entries.has(k)) walk(av, undefined, join(key, k), options, out)
+      if (!e.entries.has(k)) walk(av, undefined, join(key, k), ctx, out)
     }
     return
   }
@@ -90,7 +104,7 @@ function walk(
     })
     return
   }
-  out.push(comparePair(a as NdArray, e as NdArray, key, options))
+  out.push(comparePair(a as NdArray, e as NdArray, key, ctx))
 }
 
 const size = (shape: readonly number[]): number => shape.reduce((p, d) => p * d, 1)
@@ -109,8 +123,8 @@ export function unravel(flat: number, shape: readonly number[]): number[] {
   return index
 }
 
-function comparePair(a: NdArray, e: NdArray, key: string, options: AlignOptions): KeyResult {
-  const keyOptions = optionsForKey(options, key)
+function comparePair(a: NdArray, e: NdArray, key: string, ctx: Context): KeyResult {
+  const keyOptions = optionsForKey(ctx.options, key)
   const resolved = resolveOptions(keyOptions, a.dtype, e.dtype)
   const { rule } = resolved
   const base = {
@@ -133,7 +147,9 @@ function comparePair(a: NdArray, e: NdArray, key: string, options: AlignOptions)
   // defaults there, so every report says how many elements are off.
   const close = resolveOptions({ ...keyOptions, method: 'allclose' }, a.dtype, e.dtype).rule
   const tol: Tolerance = close.method === 'allclose' ? close : { atol: 0, rtol: 0 }
-  const k = pairStats(numericView(a), numericView(e), { ...tol, equalNan: resolved.equalNan })
+  const av = numericView(a)
+  const ev = numericView(e)
+  const k = pairStats(av, ev, { ...tol, equalNan: resolved.equalNan })
   const mismatches = Math.max(exactIntegerMismatches(a, e, tol) ?? 0, k.mismatches)
   const worstFlat = rule.method === 'allclose' ? k.argMaxExcess : k.argMaxAbs
   const stats: PairStats = {
@@ -154,6 +170,7 @@ function comparePair(a: NdArray, e: NdArray, key: string, options: AlignOptions)
     meanAbsExpected: k.n === 0 ? 0 : k.sumAbsExpected / k.n,
     minAbsExpected: k.minAbsExpected,
     nonFinite: { actual: k.actual, expected: k.expected },
+    ...(ctx.extras.histogram && { histogram: diffHistogram(av, ev, resolved.equalNan) }),
   }
   const ruleFails = ruleFailures(rule, stats)
   failures.push(...ruleFails)

@@ -1,4 +1,4 @@
-export { compare, unravel } from './compare.js'
+export { type CompareExtras, compare, unravel } from './compare.js'
 export {
   DTYPES,
   type DType,
@@ -16,6 +16,7 @@ export {
   formatTable,
   summarize,
 } from './format.js'
+export { type DiffHistogram, diffHistogram, HISTOGRAM_DECADES } from './histogram.js'
 export {
   type AlignOptions,
   DEFAULT_THRESHOLD,

@@ -4,6 +4,7 @@
  */
 
 import type { DType } from './dtype.js'
+import type { DiffHistogram } from './histogram.js'
 import type { ReprodMethod, Rule } from './options.js'
 import type { NonFiniteCensus } from './stats.js'
 
@@ -42,6 +43,8 @@ export interface PairStats {
   readonly meanAbsExpected: number
   readonly minAbsExpected: number
   readonly nonFinite: { readonly actual: NonFiniteCensus; readonly expected: NonFiniteCensus }
+  /** |Δ| by decade, when asked for (`compare(..., { histogram: true })`). */
+  readonly histogram?: DiffHistogram
 }
 
 /** Why one key failed. */

@@ -24,7 +24,7 @@ export function stageLine(stage: string, checks: readonly AlignCheck[]): string 
   const controls = checks.length - positive.length
   const failing = [...new Set(positive.filter((c) => !c.pass).map((c) => keyName(c.key)))]
   const keys = new Set(positive.map((c) => c.key)).size
-  const maxRel = Math.max(0, ...positive.map((c) => c.maxRel ?? 0))
+  const maxRel = Math.max(0, ...positive.map((c) => c.stats?.maxRel ?? 0))
   const head =
     failing.length > 0
       ? `${failing.length} of ${keys} keys not aligned: ${failing.join(', ')}`

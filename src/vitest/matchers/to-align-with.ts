@@ -12,7 +12,7 @@ export function toAlignWith(
   expected: unknown,
   options: AlignOptions = {},
 ): SyncMatcherResult {
-  const result = compare(received, expected, options)
+  const result = compare(received, expected, options, { histogram: true })
   recordChecks(this, 'toAlignWith', result)
   return { pass: result.pass, message: () => matcherMessage('toAlignWith', result, this.isNot) }
 }

@@ -19,7 +19,12 @@ export function toHaveMeanDiffBelow(
   if (typeof threshold !== 'number') {
     throw new AlignOptionsError('threshold', `must be a number, got ${String(threshold)}`)
   }
-  const result = compare(received, expected, { ...options, method: 'mean', threshold })
+  const result = compare(
+    received,
+    expected,
+    { ...options, method: 'mean', threshold },
+    { histogram: true },
+  )
   recordChecks(this, 'toHaveMeanDiffBelow', result)
   return {
     pass: result.pass,
