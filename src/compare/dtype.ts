@@ -53,7 +53,12 @@ export interface NdArray<D extends DType = DType> {
   readonly dtype: D
 }
 
-type Ctor = { new (length: number): TypedArray; readonly name: string }
+/** A TypedArray constructor: a new array of a length, or a view of a buffer. */
+type Ctor = {
+  new (length: number): TypedArray
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): TypedArray
+  readonly name: string
+}
 
 /** The TypedArray constructor that stores each dtype. */
 export const STORAGE: { readonly [D in DType]: Ctor } = {

@@ -189,7 +189,8 @@ export interface ResolvedDescr {
   readonly littleEndian: boolean
 }
 
-const CODES: { readonly [code: string]: DType } = {
+/** numpy's type codes (the descr without its byte order), as dtypes. */
+export const CODES: { readonly [code: string]: DType } = {
   b1: 'bool',
   '?': 'bool',
   i1: 'int8',

@@ -28,7 +28,13 @@
 
 import { Buffer } from 'node:buffer'
 import { readFileSync, statSync, writeFileSync } from 'node:fs'
-import type { DType, NdArray, StorageOf, TypedArray } from '../compare/dtype.js'
+import {
+  type DType,
+  type NdArray,
+  STORAGE,
+  type StorageOf,
+  type TypedArray,
+} from '../compare/dtype.js'
 import { AlignInputError, AlignOptionsError } from '../compare/errors.js'
 import { type ArrayInput, isRecordNode, normalize } from '../compare/tensor-like.js'
 import { type FileFormatError, NpyFormatError, WriteError } from './errors.js'
@@ -215,20 +221,8 @@ type ViewCtor<D extends DType> = new (
   length: number,
 ) => StorageOf[D]
 
-const VIEW: { readonly [D in DType]: ViewCtor<D> } = {
-  bool: Uint8Array,
-  int8: Int8Array,
-  int16: Int16Array,
-  int32: Int32Array,
-  int64: BigInt64Array,
-  uint8: Uint8Array,
-  uint16: Uint16Array,
-  uint32: Uint32Array,
-  uint64: BigUint64Array,
-  float16: Uint16Array,
-  float32: Float32Array,
-  float64: Float64Array,
-}
+/** The constructor that views each dtype's storage over a buffer (the core's table). */
+const VIEW = STORAGE as unknown as { readonly [D in DType]: ViewCtor<D> }
 
 /**
  * Reads an `.npy` from a path, a Uint8Array or an ArrayBuffer. The returned data is a view into

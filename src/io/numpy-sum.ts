@@ -22,9 +22,13 @@ export const NUMPY_BUFSIZE = 8192
 
 type Values = ArrayLike<number>
 
-/** numpy's pairwise sum of `a[start, start + n)` with a float32 accumulator. */
-function pairwiseF32(a: Values, start: number, n: number): number {
-  const f = Math.fround
+/** Rounds a sum to the accumulator's precision: float32 (`Math.fround`) or float64 (as is). */
+type Round = (x: number) => number
+const F32: Round = Math.fround
+const F64: Round = (x) => x
+
+/** numpy's pairwise sum of `a[start, start + n)`, every addition rounded by `f`. */
+function pairwise(a: Values, start: number, n: number, f: Round): number {
   if (n < 8) {
     let res = 0
     for (let i = 0; i < n; i++) res = f(res + (a[start + i] as number))
@@ -58,45 +62,7 @@ function pairwiseF32(a: Values, start: number, n: number): number {
   }
   let n2 = Math.floor(n / 2)
   n2 -= n2 % 8
-  return f(pairwiseF32(a, start, n2) + pairwiseF32(a, start + n2, n - n2))
-}
-
-/** numpy's pairwise sum of `a[start, start + n)` with a float64 accumulator. */
-function pairwiseF64(a: Values, start: number, n: number): number {
-  if (n < 8) {
-    let res = 0
-    for (let i = 0; i < n; i++) res += a[start + i] as number
-    return res
-  }
-  if (n <= BLOCK) {
-    let r0 = a[start] as number
-    let r1 = a[start + 1] as number
-    let r2 = a[start + 2] as number
-    let r3 = a[start + 3] as number
-    let r4 = a[start + 4] as number
-    let r5 = a[start + 5] as number
-    let r6 = a[start + 6] as number
-    let r7 = a[start + 7] as number
-    const end = n - (n % 8)
-    let i = 8
-    for (; i < end; i += 8) {
-      const p = start + i
-      r0 += a[p] as number
-      r1 += a[p + 1] as number
-      r2 += a[p + 2] as number
-      r3 += a[p + 3] as number
-      r4 += a[p + 4] as number
-      r5 += a[p + 5] as number
-      r6 += a[p + 6] as number
-      r7 += a[p + 7] as number
-    }
-    let res = r0 + r1 + (r2 + r3) + (r4 + r5 + (r6 + r7))
-    for (; i < n; i++) res += a[start + i] as number
-    return res
-  }
-  let n2 = Math.floor(n / 2)
-  n2 -= n2 % 8
-  return pairwiseF64(a, start, n2) + pairwiseF64(a, start + n2, n - n2)
+  return f(pairwise(a, start, n2, f) + pairwise(a, start + n2, n - n2, f))
 }
 
 /** The accumulator of a sum: numpy sums float32 (and float16) in float32, the rest in float64. */
@@ -107,9 +73,7 @@ export type Accumulator = 'float32' | 'float64'
  * `np.add.reduce` on one chunk): every addition rounded to the accumulator's precision.
  */
 export function pairwiseSum(values: Values, accumulator: Accumulator): number {
-  return accumulator === 'float32'
-    ? pairwiseF32(values, 0, values.length)
-    : pairwiseF64(values, 0, values.length)
+  return pairwise(values, 0, values.length, accumulator === 'float32' ? F32 : F64)
 }
 
 /**
@@ -119,13 +83,11 @@ export function pairwiseSum(values: Values, accumulator: Accumulator): number {
  * 1.24 on arrays up to 250,000 elements, and under `np.setbufsize(4096)`.)
  */
 export function numpySum(values: Values, accumulator: Accumulator, bufsize = NUMPY_BUFSIZE) {
-  const f32 = accumulator === 'float32'
+  const f = accumulator === 'float32' ? F32 : F64
   let total = 0
   for (let start = 0; start < values.length; start += bufsize) {
     const n = Math.min(bufsize, values.length - start)
-    total = f32
-      ? Math.fround(total + pairwiseF32(values, start, n))
-      : total + pairwiseF64(values, start, n)
+    total = f(total + pairwise(values, start, n, f))
   }
   return total
 }

@@ -21,6 +21,7 @@
 import { NameRegistry, Parser } from 'pickleparser'
 import { type DType, type NdArray, STORAGE, type TypedArray } from '../compare/dtype.js'
 import { FileFormatError, ForbiddenGlobalError, PickleFormatError } from './errors.js'
+import { CODES } from './npy-header.js'
 import { DEFAULT_LIMITS, type NdRecord, type ReadOptions } from './types.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -925,21 +926,6 @@ function asFileError(e: unknown, source: string, at?: number): FileFormatError {
 // ---------------------------------------------------------------------------------------------
 // Conversion to a record
 
-const DTYPE_CODES: Record<string, DType> = {
-  b1: 'bool',
-  i1: 'int8',
-  i2: 'int16',
-  i4: 'int32',
-  i8: 'int64',
-  u1: 'uint8',
-  u2: 'uint16',
-  u4: 'uint32',
-  u8: 'uint64',
-  f2: 'float16',
-  f4: 'float32',
-  f8: 'float64',
-}
-
 const KIND_NAMES: Record<string, string> = {
   U: 'str',
   S: 'bytes',
@@ -972,7 +958,7 @@ function dtypeOf(d: PickledDtype, ctx: Context, key: string): { dtype: DType; sw
   const label = `'${order === '=' ? '' : order}${info.code}'`
   if (info.unsupported !== undefined)
     fail(`numpy dtype ${label} is ${info.unsupported}, not supported`)
-  const dtype = DTYPE_CODES[info.code]
+  const dtype = CODES[info.code]
   if (dtype === undefined) {
     const kind = KIND_NAMES[info.code[0] ?? '']
     return fail(
