@@ -16,19 +16,34 @@ export function matcherMessage(name: string, result: AlignResult, isNot: boolean
 }
 
 /**
- * One stage's line: `forward  3 keys aligned, max rel Δ 1.2e-6 (1 negative control)`, or which
- * keys did not align. Checks made under `.not` are the stage's negative controls.
+ * What a stage's checks say, in one line: `3 keys aligned, max rel Δ 1.2e-6 (1 negative
+ * control)`, or which keys did not align. Checks made under `.not` are the stage's negative
+ * controls; one that aligned (so the control is broken) is named.
  */
-export function stageLine(stage: string, checks: readonly AlignCheck[]): string {
+export function stageSummary(checks: readonly AlignCheck[]): string {
   const positive = checks.filter((c) => !c.negated)
-  const controls = checks.length - positive.length
+  const controls = checks.filter((c) => c.negated)
   const failing = [...new Set(positive.filter((c) => !c.pass).map((c) => keyName(c.key)))]
   const keys = new Set(positive.map((c) => c.key)).size
   const maxRel = Math.max(0, ...positive.map((c) => c.stats?.maxRel ?? 0))
   const head =
-    failing.length > 0
-      ? `${failing.length} of ${keys} keys not aligned: ${failing.join(', ')}`
-      : `${keys} ${keys === 1 ? 'key' : 'keys'} aligned, max rel Δ ${formatNumber(maxRel)}`
-  const tail = controls > 0 ? ` (${controls} negative control${controls === 1 ? '' : 's'})` : ''
-  return `${stage}  ${head}${tail}`
+    positive.length === 0
+      ? 'no keys compared'
+      : failing.length > 0
+        ? `${failing.length} of ${keys} keys not aligned: ${failing.join(', ')}`
+        : `${keys} ${keys === 1 ? 'key' : 'keys'} aligned, max rel Δ ${formatNumber(maxRel)}`
+  const broken = [...new Set(controls.filter((c) => c.callPass).map((c) => keyName(c.key)))]
+  const plural = controls.length === 1 ? '' : 's'
+  const tail =
+    controls.length === 0
+      ? ''
+      : broken.length === 0
+        ? ` (${controls.length} negative control${plural})`
+        : ` (${controls.length} negative control${plural}; aligned, so broken: ${broken.join(', ')})`
+  return head + tail
+}
+
+/** One stage's line: `forward  3 keys aligned, max rel Δ 1.2e-6 (1 negative control)`. */
+export function stageLine(stage: string, checks: readonly AlignCheck[]): string {
+  return `${stage}  ${stageSummary(checks)}`
 }

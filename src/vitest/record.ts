@@ -29,6 +29,11 @@ export interface AlignCheck {
   readonly pass: boolean
   /** Made under `.not`: a negative control. */
   readonly negated: boolean
+  /**
+   * The verdict of the whole matcher call this key was part of (every key of a record). A
+   * negative control holds when this is false: one key off is enough for `.not` to pass.
+   */
+  readonly callPass: boolean
   readonly actual?: ArraySummary
   readonly expected?: ArraySummary
   /** The rule with its resolved tolerance. */
@@ -67,7 +72,12 @@ type Statistic = (typeof STATISTICS)[number]
 const finite = (x: number | undefined): x is number => x !== undefined && Number.isFinite(x)
 
 /** A key's result as a JSON-safe check. */
-export function toCheck(matcher: string, negated: boolean, k: KeyResult): AlignCheck {
+export function toCheck(
+  matcher: string,
+  negated: boolean,
+  k: KeyResult,
+  callPass = k.pass,
+): AlignCheck {
   const s = k.stats
   const stats: Partial<Record<Statistic, number>> & { n?: number } = {}
   if (s) {
@@ -84,6 +94,7 @@ export function toCheck(matcher: string, negated: boolean, k: KeyResult): AlignC
     key: k.key,
     pass: k.pass,
     negated,
+    callPass,
     ...(k.actual && { actual: k.actual }),
     ...(k.expected && { expected: k.expected }),
     ...(k.rule && { rule: k.rule }),
@@ -106,5 +117,5 @@ export function recordChecks(state: MatcherState, matcher: string, result: Align
   if (state.task === undefined) return
   state.task.meta.align ??= []
   const checks = state.task.meta.align
-  for (const k of result.keys) checks.push(toCheck(matcher, state.isNot === true, k))
+  for (const k of result.keys) checks.push(toCheck(matcher, state.isNot === true, k, result.pass))
 }

@@ -1,19 +1,101 @@
 /**
- * `vitest-align/reporter`: `AlignReporter`, which prints one line per alignment stage (a spec
- * file) after the run, from what the matchers recorded on each test.
+ * `vitest-align/reporter`: `AlignReporter`. At the end of a run it prints one line per
+ * alignment stage (a spec file) and writes the report of what the matchers recorded on each
+ * test into its report directory:
+ *
+ * - `summary.md`: the verdict, an overview, one table per stage, negative controls apart;
+ * - `report.json`: the same as data ({@link AlignReport}, typed in `report.ts`);
+ * - `<stage>_diff.log`: reprod_log's diff report of each stage's positive checks, with its
+ *   logger's `[date] root INFO: ` prefix (the date is the run's);
+ * - `index.html`: one self-contained page with the tables, the |Δ| histograms and the curves.
+ *
+ * The report depends on the checks only (sorted by file, no timestamp), so merging sharded blob
+ * reports (`vitest --merge-reports --reporter=vitest-align/reporter`) writes the same files as
+ * one unsharded run, but for the dates in the logs; a run that writes a blob report
+ * (`--reporter=blob`, one shard) writes no report of its own. `*_diff.log` files of stages that are no
+ * longer reported are removed from the directory; other files there are left alone.
  *
  * @example
  * // vitest.config.ts
- * export default defineConfig({ test: { reporters: ['default', new AlignReporter()] } })
+ * import AlignReporter from 'vitest-align/reporter'
+ * export default defineConfig({
+ *   test: { reporters: ['default', new AlignReporter({ reportDir: 'align-out' })] },
+ * })
+ * // or by name, with options: reporters: ['default', ['vitest-align/reporter', { terminal: false }]]
  */
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import type { Reporter, TestModule, Vitest } from 'vitest/node'
-import { stageLine } from './message.js'
+import { AlignOptionsError } from '../compare/errors.js'
+import { formatReprodLog } from '../io/reprod-log.js'
 import type { AlignCheck } from './record.js'
+import {
+  type AlignReport,
+  buildReport,
+  formatReportJson,
+  formatSummary,
+  stageInput,
+  stageLogLines,
+} from './report.js'
+import { renderHtml } from './report-html.js'
 
-/** The stage a spec file stands for: `stages/02-forward.align.test.ts` is `forward`. */
-export function stageName(moduleId: string): string {
-  const base = moduleId.split(/[\\/]/).pop() ?? moduleId
-  return base.replace(/\.(align\.)?(test|spec)\.[cm]?[jt]sx?$/, '').replace(/^\d+[-_]/, '')
+export type {
+  AlignReport,
+  CheckVerdict,
+  KeyReport,
+  ReportTotals,
+  SequencePoint,
+  SequenceReport,
+  StageReport,
+  StageVerdict,
+  TestCounts,
+} from './report.js'
+export { REPORT_VERSION, stageName } from './report.js'
+
+/** Options of {@link AlignReporter}. */
+export interface AlignReporterOptions {
+  /**
+   * Where the report is written, relative to Vitest's root (an absolute path is taken as is).
+   * Default `'align-out'`.
+   */
+  reportDir?: string
+  /** Print one line per stage at the end of the run. Default `true`. */
+  terminal?: boolean
+}
+
+/** The default report directory. */
+export const DEFAULT_REPORT_DIR = 'align-out'
+
+const OPTIONS = ['reportDir', 'terminal'] as const
+
+/** Checks the reporter's options; throws an {@link AlignOptionsError} naming the bad one. */
+export function checkReporterOptions(options: unknown): AlignReporterOptions {
+  if (options === undefined || options === null) return {}
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw new AlignOptionsError('reporter', `options must be an object, got ${String(options)}`)
+  }
+  const o = options as Record<string, unknown>
+  for (const name of Object.keys(o)) {
+    if (!(OPTIONS as readonly string[]).includes(name)) {
+      throw new AlignOptionsError(
+        `reporter.${name}`,
+        `unknown option of AlignReporter; known: ${OPTIONS.join(', ')}`,
+      )
+    }
+  }
+  if (o.reportDir !== undefined && (typeof o.reportDir !== 'string' || o.reportDir.trim() === '')) {
+    throw new AlignOptionsError(
+      'reporter.reportDir',
+      `must be a non-empty string (a directory, relative to the Vitest root), got ${typeof o.reportDir === 'string' ? "''" : String(o.reportDir)}`,
+    )
+  }
+  if (o.terminal !== undefined && typeof o.terminal !== 'boolean') {
+    throw new AlignOptionsError(
+      'reporter.terminal',
+      `must be true or false, got ${String(o.terminal)}`,
+    )
+  }
+  return o as AlignReporterOptions
 }
 
 /** Every check recorded by the tests of one spec file. */
@@ -21,23 +103,92 @@ export function checksOf(module: TestModule): AlignCheck[] {
   return [...module.children.allTests()].flatMap((t) => t.meta().align ?? [])
 }
 
-/** Prints `forward  3 keys aligned, max rel Δ 1.2e-6` for each spec file that compared keys. */
+/** The files of a report: name → content, in writing order. */
+export function reportFiles(report: AlignReport, date: Date): Map<string, string> {
+  const files = new Map<string, string>()
+  files.set('report.json', formatReportJson(report))
+  files.set('summary.md', formatSummary(report))
+  for (const s of report.stages) {
+    if (s.log !== undefined) files.set(s.log, formatReprodLog(stageLogLines(s.keys), date))
+  }
+  files.set('index.html', renderHtml(report))
+  return files
+}
+
+/**
+ * Prints `forward  3 keys aligned, max rel Δ 1.2e-6` for each stage and writes `summary.md`,
+ * `report.json`, `<stage>_diff.log` and `index.html` into `reportDir`.
+ */
 export class AlignReporter implements Reporter {
+  /** The options, checked. */
+  readonly options: Readonly<Required<AlignReporterOptions>>
   private vitest: Vitest | undefined
+  private started = new Date()
+
+  /**
+   * @param options `{ reportDir?: string = 'align-out', terminal?: boolean = true }`.
+   * @throws {AlignOptionsError} for an unknown option or a value of the wrong type.
+   */
+  constructor(options: AlignReporterOptions = {}) {
+    const o = checkReporterOptions(options)
+    this.options = {
+      reportDir: o.reportDir ?? DEFAULT_REPORT_DIR,
+      terminal: o.terminal ?? true,
+    }
+  }
 
   onInit(vitest: Vitest): void {
     this.vitest = vitest
+    this.started = new Date()
+  }
+
+  /** The report directory, resolved against Vitest's root. */
+  get reportDir(): string {
+    return resolve(this.vitest?.config.root ?? process.cwd(), this.options.reportDir)
+  }
+
+  /**
+   * Whether this run writes a blob report (`--reporter=blob`, a shard to be merged): its report
+   * would be partial, so it writes none; `--merge-reports` writes the whole one.
+   */
+  private writesBlob(): boolean {
+    const reporters: readonly unknown[] = this.vitest?.config.reporters ?? []
+    return reporters.some((r) =>
+      Array.isArray(r)
+        ? r[0] === 'blob'
+        : r === 'blob' || (r as object | null)?.constructor?.name === 'BlobReporter',
+    )
   }
 
   onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
-    const stages = modules
-      .map((m) => ({ stage: stageName(m.moduleId), checks: checksOf(m) }))
-      .filter((s) => s.checks.length > 0)
-    if (stages.length === 0) return
-    const width = Math.max(...stages.map((s) => s.stage.length))
+    const root = this.vitest?.config.root
+    const report = buildReport(modules.map((m) => stageInput(m, root)))
     const log = (line: string) => (this.vitest ? this.vitest.logger.log(line) : console.log(line))
-    log('')
-    for (const s of stages) log(stageLine(s.stage.padEnd(width), s.checks))
+    if (this.options.terminal && report.stages.length > 0) {
+      const width = Math.max(...report.stages.map((s) => s.stage.length))
+      log('')
+      for (const s of report.stages) log(`${s.stage.padEnd(width)}  ${s.summary}`)
+    }
+    if (this.writesBlob()) {
+      if (this.options.terminal) {
+        log(
+          'vitest-align: a blob run writes no report; merge the blobs (--merge-reports) to get it',
+        )
+      }
+      return
+    }
+    this.write(report)
+  }
+
+  /** Writes the report's files, and removes the logs of stages no longer reported. */
+  write(report: AlignReport): void {
+    const dir = this.reportDir
+    const files = reportFiles(report, this.started)
+    mkdirSync(dir, { recursive: true })
+    for (const name of readdirSync(dir)) {
+      if (name.endsWith('_diff.log') && !files.has(name)) rmSync(join(dir, name), { force: true })
+    }
+    for (const [name, content] of files) writeFileSync(join(dir, name), content)
   }
 }
 

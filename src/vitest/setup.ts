@@ -1,12 +1,70 @@
 /**
  * `vitest-align/vitest`: registers the matchers on Vitest's `expect` and types them. Put it in
- * `setupFiles` (the plugin does so for you).
+ * `setupFiles` (the `align()` plugin does so for you).
+ *
+ * The matchers registered here are the pure ones of `vitest-align/matchers` with two additions:
+ *
+ * - the project's defaults (`align(options)` provides them; read here once per test file with
+ *   `inject`) lie under each call's options, merged per field, `tolerances` per dtype and `keys`
+ *   per pattern ({@link withProjectDefaults}); without the plugin, nothing changes;
+ * - in a test of `defineAlignment`, each key a call compares is annotated on the test
+ *   (`context.annotate`: `notice` when it aligned, `error` when it failed the test), so JUnit
+ *   shows a `<property>` per key and GitHub Actions an annotation at the `expect` line.
  */
-import { expect } from 'vitest'
+import { expect, inject, type MatcherState } from 'vitest'
+import { validateOptions } from '../compare/options.js'
+import {
+  annotateNewChecks,
+  meanDiffDefaults,
+  PROVIDE_KEY,
+  type ProvidedAlign,
+  projectDefaults,
+  setProjectDefaults,
+  withProjectDefaults,
+} from './defaults.js'
 import { toAlignWith, toHaveMeanDiffBelow } from './matchers/index.js'
-import type { AlignMatchers } from './matchers/types.js'
+import type { AlignMatchers, MeanDiffOptions, SyncMatcherResult } from './matchers/types.js'
 
-expect.extend({ toAlignWith, toHaveMeanDiffBelow })
+setProjectDefaults((inject(PROVIDE_KEY) as ProvidedAlign | undefined)?.defaults)
+
+/** The number of checks already recorded on the running test. */
+const recorded = (state: MatcherState): number => state.task?.meta.align?.length ?? 0
+
+/** Validated before merging, so a bad call option is named as the call's own. */
+function callOptions<T>(options: T | undefined): T | undefined {
+  if (options !== undefined && projectDefaults() !== undefined) validateOptions(options)
+  return options
+}
+
+expect.extend({
+  toAlignWith(this: MatcherState, received: unknown, expected: unknown, options?: unknown) {
+    const from = recorded(this)
+    const merged = withProjectDefaults(projectDefaults(), callOptions(options) as never)
+    const result: SyncMatcherResult = toAlignWith.call(this, received, expected, merged)
+    annotateNewChecks(this, from, result.pass)
+    return result
+  },
+  toHaveMeanDiffBelow(
+    this: MatcherState,
+    received: unknown,
+    expected: unknown,
+    threshold: number,
+    options?: unknown,
+  ) {
+    const from = recorded(this)
+    const defaults = meanDiffDefaults(projectDefaults())
+    const merged = withProjectDefaults(defaults, callOptions(options) as never) as MeanDiffOptions
+    const result: SyncMatcherResult = toHaveMeanDiffBelow.call(
+      this,
+      received,
+      expected,
+      threshold,
+      merged,
+    )
+    annotateNewChecks(this, from, result.pass)
+    return result
+  },
+})
 
 declare module 'vitest' {
   // biome-ignore lint/suspicious/noExplicitAny: the type parameter must match Vitest's own declaration

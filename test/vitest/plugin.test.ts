@@ -1,10 +1,34 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
-import { align } from '../../src/vitest/plugin.js'
-import { stageName } from '../../src/vitest/reporter.js'
+import { AlignOptionsError } from '../../src/compare/errors.js'
+import { meanDiffDefaults, withProjectDefaults } from '../../src/vitest/defaults.js'
+import { align, resolvePluginOptions } from '../../src/vitest/plugin.js'
+import { AlignReporter, stageName } from '../../src/vitest/reporter.js'
 import { runVitestCli } from '../helpers/run-vitest.js'
 
-const project = fileURLToPath(new URL('../fixtures/projects/stages/', import.meta.url))
+const stages = fileURLToPath(new URL('../fixtures/projects/stages/', import.meta.url))
+const pluginProject = fileURLToPath(new URL('../fixtures/projects/plugin/', import.meta.url))
+
+/** Runs the plugin hooks against stand-ins of Vitest's objects; returns what they received. */
+function configure(options: Parameters<typeof align>[0], reporters: unknown[] = []) {
+  const provided: Record<string, unknown> = {}
+  const plugin = align(options)
+  const root = '/work/project'
+  const hook = plugin.configureVitest as (ctx: unknown) => void
+  hook({
+    vitest: { config: { root, reporters } },
+    project: {
+      config: { root },
+      provide: (key: string, value: unknown) => {
+        provided[key] = structuredClone(value)
+      },
+    },
+  })
+  return { provided, reporters }
+}
 
 describe('align() plugin', () => {
   test('adds the setup entry that registers the matchers', () => {
@@ -14,17 +38,174 @@ describe('align() plugin', () => {
     expect(config.test.setupFiles).toEqual(['vitest-align/vitest'])
   })
 
-  test('a project with only align() in its config gets the matchers; the reporter prints a line per stage', () => {
-    const run = runVitestCli(project)
+  test('provides the project defaults, the report dir and the root; adds the reporter once', () => {
+    const { provided, reporters } = configure({ tolerances: { float32: { rtol: 1e-4 } } })
+    expect(provided['vitest-align']).toEqual({
+      defaults: { tolerances: { float32: { rtol: 1e-4 } } },
+      reportDir: '/work/project/align-out',
+      root: '/work/project',
+    })
+    expect(reporters).toHaveLength(1)
+    expect(reporters[0]).toBeInstanceOf(AlignReporter)
+    // not again when the config lists it already, by name, path or instance
+    for (const listed of [
+      ['vitest-align/reporter', {}],
+      [fileURLToPath(new URL('../../src/vitest/reporter.js', import.meta.url)), {}],
+      new AlignReporter(),
+    ]) {
+      expect(configure({}, [['default', {}], listed]).reporters).toHaveLength(2)
+    }
+  })
+
+  test('reporter: false leaves the reporter out; reportDir is taken from the root', () => {
+    const { provided, reporters } = configure({ reporter: false, reportDir: 'out/align' })
+    expect(reporters).toEqual([])
+    expect(provided['vitest-align']).toMatchObject({ reportDir: '/work/project/out/align' })
+  })
+
+  test('refuses a misspelt option or a bad value at once, naming it', () => {
+    const bad = (o: unknown) => () => align(o as never)
+    expect(bad({ tolerance: { atol: 1 } })).toThrow(AlignOptionsError)
+    expect(bad({ tolerance: { atol: 1 } })).toThrow(
+      "option 'tolerance': unknown option; did you mean 'tolerances'? known: method, atol,",
+    )
+    expect(bad({ atol: -1 })).toThrow("option 'atol': must be a finite number >= 0, got -1")
+    expect(bad({ tolerances: { float32: { rtol: -1e-4 } } })).toThrow(
+      "option 'tolerances.float32.rtol': must be a finite number >= 0",
+    )
+    expect(bad({ keys: { 'loss*': { atoll: 1 } } })).toThrow("option 'keys.loss*.atoll'")
+    expect(bad({ keys: () => ({}) })).toThrow(
+      "option 'keys': must be an object of patterns here: a function cannot be sent to the test workers",
+    )
+    expect(bad({ reporter: 'yes' })).toThrow("option 'reporter': must be true or false")
+    expect(bad({ reportDir: '' })).toThrow("option 'reportDir'")
+    expect(resolvePluginOptions(undefined)).toEqual({
+      defaults: {},
+      reportDir: 'align-out',
+      reporter: true,
+    })
+  })
+
+  test('a project with only align() in its config gets the matchers; the reporter prints a line per stage, once', () => {
+    const run = runVitestCli(stages)
     expect(run.status).toBe(1) // the loss stage fails on purpose
     expect(run.output).toMatch(/Tests {2}1 failed \| 2 passed \(3\)/)
-    expect(run.stdout).toContain('forward  3 keys aligned, max rel Δ 0 (1 negative control)')
+    // listed in the config and added by the plugin: one reporter, one line
+    const line = 'forward  3 keys aligned, max rel Δ 0 (1 negative control)'
+    expect(run.stdout.split(line)).toHaveLength(2)
     expect(run.stdout).toContain('loss     1 of 1 keys not aligned: loss')
     // the failure's first line stays plain text with the numbers
     expect(run.output).toContain(
       'toHaveMeanDiffBelow: expected received to align with expected, but 1 of 1 key not aligned: loss: mean |Δ| 0.1 > 1e-6',
     )
   }, 60_000)
+})
+
+describe('align() options in a project (Vitest CLI)', () => {
+  test('project defaults reach the matchers and call options win; the reporter writes its report', () => {
+    const out = mkdtempSync(join(tmpdir(), 'vitest-align-plugin-'))
+    process.env.ALIGN_OUT = out
+    try {
+      const run = runVitestCli(pluginProject)
+      expect(run.status, run.output).toBe(0)
+      expect(run.output).toMatch(/Tests {2}5 passed \(5\)/)
+      expect(run.stdout).toMatch(/^defaults {2}\d+ keys aligned/m)
+      expect(existsSync(join(out, 'report.json'))).toBe(true)
+    } finally {
+      delete process.env.ALIGN_OUT
+      rmSync(out, { recursive: true, force: true })
+    }
+  }, 60_000)
+
+  test('reporter: false leaves the reporter out', () => {
+    const run = runVitestCli(pluginProject, ['--config', 'vitest.no-reporter.config.ts'])
+    expect(run.status, run.output).toBe(0)
+    expect(run.output).toMatch(/Tests {2}5 passed \(5\)/)
+    expect(run.stdout).not.toMatch(/^defaults {2}/m)
+  }, 60_000)
+
+  test('a misspelt plugin option fails start-up with the message', () => {
+    const run = runVitestCli(pluginProject, ['--config', 'vitest.misspelt.config.ts'])
+    expect(run.status).not.toBe(0)
+    expect(run.output).toContain(
+      "AlignOptionsError: option 'tolerance': unknown option; did you mean 'tolerances'?",
+    )
+    expect(run.output).not.toMatch(/Tests {2}\d/)
+  }, 60_000)
+})
+
+describe('project defaults under call options', () => {
+  const project = { tolerances: { float32: { rtol: 1e-4 } }, equalNan: true }
+
+  test('no defaults: the call as it is', () => {
+    const call = { atol: 1, keys: (k: string) => (k === 'a' ? { atol: 2 } : undefined) }
+    expect(withProjectDefaults(undefined, call)).toBe(call)
+    expect(withProjectDefaults({}, undefined)).toEqual({})
+    expect(withProjectDefaults(project, undefined)).toBe(project)
+  })
+
+  test("merged per field and per dtype: a call's atol keeps the project's tolerances", () => {
+    expect(withProjectDefaults(project, { atol: 1e-3, equalNan: false })).toEqual({
+      tolerances: { float32: { rtol: 1e-4 } },
+      atol: 1e-3,
+      equalNan: false,
+    })
+    expect(
+      withProjectDefaults(
+        { tolerances: { float32: { rtol: 1e-4, atol: 1e-6 }, float64: { rtol: 1e-9 } } },
+        { tolerances: { float32: { rtol: 1e-3 } } },
+      ),
+    ).toEqual({
+      tolerances: { float32: { rtol: 1e-3, atol: 1e-6 }, float64: { rtol: 1e-9 } },
+    })
+  })
+
+  test("a call's per-dtype tolerance beats the project's blanket atol", () => {
+    const merged = withProjectDefaults({ atol: 1e-2 }, { tolerances: { float32: { atol: 1e-6 } } })
+    expect(merged.atol).toBeUndefined()
+    expect(merged.tolerances?.float32).toEqual({ atol: 1e-6 })
+    expect(merged.tolerances?.float64).toEqual({ atol: 1e-2 })
+    // the project's blanket value stays when the call does not touch that field
+    expect(withProjectDefaults({ atol: 1e-2 }, { tolerances: { float32: { rtol: 0 } } })).toEqual({
+      atol: 1e-2,
+      tolerances: { float32: { rtol: 0 } },
+    })
+  })
+
+  test("keys: merged per pattern, the call's after the project's; a call function over the project's patterns", () => {
+    const merged = withProjectDefaults(
+      { keys: { 'loss*': { atol: 0.5, rtol: 0 }, '**': { equalNan: true } } },
+      { keys: { 'loss*': { atol: 0.1 }, logits: { rtol: 1e-3 } } },
+    )
+    expect(merged.keys).toEqual({
+      '**': { equalNan: true },
+      'loss*': { atol: 0.1, rtol: 0 },
+      logits: { rtol: 1e-3 },
+    })
+    expect(Object.keys(merged.keys ?? {})).toEqual(['**', 'loss*', 'logits'])
+    const fn = withProjectDefaults(
+      { keys: { 'loss*': { atol: 0.5, rtol: 0 } } },
+      { keys: (k) => (k === 'loss_1' ? { atol: 1 } : undefined) },
+    ).keys
+    expect(typeof fn).toBe('function')
+    const call = fn as (k: string) => unknown
+    expect(call('loss_1')).toEqual({ atol: 1, rtol: 0 })
+    expect(call('loss_2')).toEqual({ atol: 0.5, rtol: 0 })
+    expect(call('logits')).toBeUndefined()
+  })
+
+  test("toHaveMeanDiffBelow takes the project's defaults without the rule's fields", () => {
+    expect(
+      meanDiffDefaults({
+        method: 'max',
+        threshold: 1,
+        atol: 1,
+        tolerances: { float32: { rtol: 1 } },
+        equalNan: true,
+        keys: { loss: { threshold: 2, shape: 'squeeze' } },
+      }),
+    ).toEqual({ equalNan: true, keys: { loss: { shape: 'squeeze' } } })
+  })
 })
 
 test('stage names come from the spec file name', () => {
