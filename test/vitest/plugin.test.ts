@@ -7,7 +7,7 @@ import { AlignOptionsError } from '../../src/compare/errors.js'
 import { meanDiffDefaults, withProjectDefaults } from '../../src/vitest/defaults.js'
 import { align, resolvePluginOptions } from '../../src/vitest/plugin.js'
 import { AlignReporter, stageName } from '../../src/vitest/reporter.js'
-import { runVitestCli } from '../helpers/run-vitest.js'
+import { runVitestCli, runVitestProgrammatic } from '../helpers/run-vitest.js'
 
 const stages = fileURLToPath(new URL('../fixtures/projects/stages/', import.meta.url))
 const pluginProject = fileURLToPath(new URL('../fixtures/projects/plugin/', import.meta.url))
@@ -98,6 +98,46 @@ describe('align() plugin', () => {
     expect(run.output).toContain(
       'toHaveMeanDiffBelow: expected received to align with expected, but 1 of 1 key not aligned: loss: mean |Δ| 0.1 > 1e-6',
     )
+  }, 60_000)
+})
+
+describe('a programmatic run (startVitest from vitest/node)', () => {
+  test('the matchers ran and recorded every compared key on its test', async () => {
+    const reportDir = mkdtempSync(join(tmpdir(), 'va-prog-'))
+    process.env.ALIGN_REPORT_DIR = reportDir
+    try {
+      const vitest = await runVitestProgrammatic(stages, {
+        reporters: [new AlignReporter({ reportDir, terminal: false })],
+      })
+      const tests = vitest.state
+        .getTestModules()
+        .flatMap((m) =>
+          [...m.children.allTests()].map((t) => ({ stage: stageName(m.moduleId), t })),
+        )
+        .sort((a, b) => a.t.fullName.localeCompare(b.t.fullName))
+      expect(tests.map(({ stage, t }) => [stage, t.name, t.result().state])).toEqual([
+        ['forward', 'forward: logits align', 'passed'],
+        ['forward', 'forward: negative control', 'passed'],
+        ['loss', 'loss: a broken candidate fails', 'failed'],
+      ])
+      const checks = tests.map(({ t }) =>
+        (t.meta().align ?? []).map((c) => [c.key, c.pass, c.negated]),
+      )
+      expect(checks).toEqual([
+        [
+          ['', true, false],
+          ['logits', true, false],
+          ['loss', true, false],
+        ],
+        [['', false, true]],
+        [['loss', false, false]],
+      ])
+      // the reporter given to the run wrote its report
+      expect(existsSync(join(reportDir, 'report.json'))).toBe(true)
+    } finally {
+      delete process.env.ALIGN_REPORT_DIR
+      rmSync(reportDir, { recursive: true, force: true })
+    }
   }, 60_000)
 })
 
