@@ -19,9 +19,11 @@ export const GENERATED_PATH = fileURLToPath(
 export async function compileKernel() {
   const source = await readFile(WAT_PATH, 'utf8')
   const w = await wabt()
-  const mod = w.parseWat('pair-stats.wat', source, { simd: true, multi_value: true })
+  // threads: the module imports a shared memory (see index.ts)
+  const features = { simd: true, multi_value: true, threads: true }
+  const mod = w.parseWat('pair-stats.wat', source, features)
   try {
-    mod.validate()
+    mod.validate(features)
     return mod.toBinary({ log: false, write_debug_names: false }).buffer
   } finally {
     mod.destroy()

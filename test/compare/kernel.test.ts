@@ -1,9 +1,13 @@
 import fc from 'fast-check'
-import { describe, expect, test } from 'vitest'
+import { beforeAll, describe, expect, test } from 'vitest'
 import {
   type Float32Loop,
   kernelInfo,
+  type PairStatsOptions,
   pairStats,
+  startKernelWorker,
+  stopKernelWorker,
+  THREADS_MIN_BYTES,
   WASM_MIN_LENGTH,
 } from '../../src/compare/kernel/index.js'
 import { PAIR_STATS_WASM_BASE64 } from '../../src/compare/kernel/pair-stats.generated.js'
@@ -230,7 +234,7 @@ describe('pairStats equals pairStatsJs', () => {
     fc.assert(
       fc.property(recipeArb, (r) => {
         const [actual, expected] = build(r)
-        const s = pairStats(actual, expected, r.tol, { float32Loop: r.loop })
+        const s = pairStats(actual, expected, r.tol, { float32Loop: r.loop, threads: 1 })
         expectSameStats(s, pairStatsJs(actual, expected, r.tol))
       }),
       { numRuns: 100 },
@@ -372,7 +376,7 @@ describe('the wasm kernel', () => {
   test('runs here (SIMD available) for Float32Array pairs over the threshold', () => {
     const a = new Float32Array(WASM_MIN_LENGTH).fill(1)
     pairStats(a, a.slice(), TOL)
-    expect(kernelInfo()).toEqual({ simd: true, lastPath: 'wasm-f32' })
+    expect(kernelInfo()).toMatchObject({ simd: true, lastPath: 'wasm-f32', threads: 1 })
   })
 
   test('committed bytes are the compiled pair-stats.wat (run `node scripts/build-wasm.mjs`)', async () => {
@@ -383,5 +387,209 @@ describe('the wasm kernel', () => {
     }
     const bytes = await compileKernel()
     expect(Buffer.from(bytes).toString('base64')).toBe(PAIR_STATS_WASM_BASE64)
+  })
+})
+
+describe('two threads', () => {
+  /** Float32 elements per chunk (128 KiB); chunk c covers [c·CH, (c + 1)·CH). */
+  const CH = 32768
+  /**
+   * 20 chunks and a partial one. Below THREADS_MIN_BYTES the default is one thread, but the
+   * `threads: 2` option uses the worker whatever the length: smaller pairs keep the file fast.
+   */
+  const N = 20 * CH + 12_345
+  /** Even chunks on the main thread, odd chunks on the worker (and the reverse). */
+  const alternate = (c: number) => (c % 2 === 1 ? 'worker' : 'main')
+  const reverse = (c: number) => (c % 2 === 0 ? 'worker' : 'main')
+
+  beforeAll(async () => {
+    expect(await startKernelWorker()).toBe(true)
+  })
+
+  /**
+   * pairStats on two threads, checked against the JS kernel. With the default split the main
+   * thread may run every chunk before the worker has woken up (and then reports one thread).
+   */
+  function threaded(
+    actual: Float32Array | Float64Array,
+    expected: Float32Array | Float64Array,
+    tol: KernelTolerance,
+    options: PairStatsOptions = {},
+    want = pairStatsJs(actual, expected, tol),
+  ): KernelStats {
+    const s = pairStats(actual, expected, tol, { threads: 2, ...options })
+    expect(kernelInfo().worker).toBe('ready')
+    if (options.split !== undefined) expect(kernelInfo().threads).toBe(2)
+    expectSameStats(s, want)
+    return s
+  }
+
+  const ones = (n = N) => [new Float32Array(n).fill(1), new Float32Array(n).fill(1)] as const
+
+  test('runs from THREADS_MIN_BYTES on by default, with the worker taking its share', () => {
+    for (const Ctor of [Float32Array, Float64Array]) {
+      const n = THREADS_MIN_BYTES / Ctor.BYTES_PER_ELEMENT
+      const expected = new Ctor(n)
+      for (let i = 0; i < n; i++) expected[i] = (i % 1000) - 500
+      // dyadic differences: the sums are exact in any order (over millions of elements a
+      // sequential float64 sum may drift from the others by more than the 1e-12 allowed)
+      const actual = expected.map((v, i) => v + ((i % 7) - 3) * 2 ** -10)
+      const want = pairStatsJs(actual, expected, TOL)
+      // Two threads, unless the other core was found busy (backedOff, see noteThreadsGain) or,
+      // rarely, the main thread did everything before the worker woke up: then try again.
+      for (let i = 0; i < 3; i++) {
+        expectSameStats(pairStats(actual, expected, TOL), want)
+        if (kernelInfo().threads === 2 || kernelInfo().backedOff) break
+      }
+      expect(kernelInfo().threads === 2 || kernelInfo().backedOff).toBe(true)
+      threaded(actual, expected, TOL, { split: alternate }, want)
+      expect(kernelInfo().lastPath).toBe(Ctor === Float32Array ? 'wasm-f32' : 'wasm-f64')
+      // 128 (float32) or 256 (float64) chunks, every other one on the worker
+      expect(kernelInfo().workerShare).toBe(0.5)
+      // one element less: one thread
+      const m = n - 1
+      expectSameStats(
+        pairStats(actual.subarray(0, m), expected.subarray(0, m), TOL),
+        pairStatsJs(actual.subarray(0, m), expected.subarray(0, m), TOL),
+      )
+      expect(kernelInfo().threads).toBe(1)
+    }
+  })
+
+  test('a tie across a boundary between a main-thread and a worker chunk keeps the first', () => {
+    for (const [split, at] of [
+      [alternate, [CH - 1, CH]], // main, then worker
+      [alternate, [2 * CH - 1, 2 * CH]], // worker, then main
+      [reverse, [CH - 1, CH]], // worker, then main
+      [alternate, [5 * CH + 9, 2 * CH + 9, 9 * CH]], // main first, later ties on both
+      [alternate, [7 * CH + 1, 3 * CH + 100, 20 * CH]], // worker first, later ties on both
+    ] as const) {
+      const [actual, expected] = ones()
+      for (const i of at) actual[i] = 4 // |Δ| = 3, rel = 3, excess ≈ 3: three tied maxima
+      const s = threaded(actual, expected, TOL, { split })
+      const first = Math.min(...at)
+      expect([s.argMaxAbs, s.argMaxRel, s.argMaxExcess, s.mismatches]).toEqual([
+        first,
+        first,
+        first,
+        at.length,
+      ])
+    }
+  })
+
+  test('first-index ties when both threads hold the same maximum in every chunk', () => {
+    for (const split of [alternate, reverse, undefined]) {
+      const [actual, expected] = ones()
+      for (let c = 0; c * CH < N; c++) actual[c * CH + 7] = 0.5 // the same |Δ| in every chunk
+      const s = threaded(actual, expected, TOL, split ? { split } : {})
+      expect([s.argMaxAbs, s.argMaxRel, s.argMaxExcess]).toEqual([7, 7, 7])
+    }
+  })
+
+  test('maxima of different statistics held by different threads', () => {
+    const [actual, expected] = ones()
+    for (let i = 0; i < N; i++) expected[i] = 1 + (i % 1000) / 1000
+    actual.set(expected)
+    actual[3 * CH + 5] = 0 // worker: |Δ| = 1.005, rel = 1 (the max rel: a = 0)
+    expected[4 * CH + 6] = 100 // main: |Δ| = 100 - 1.006 ≈ 99, rel ≈ 0.99 (the max |Δ|)
+    actual[4 * CH + 6] = 1.006
+    expected[9 * CH + 8] = 1e-3 // worker: |e| tiny, rel = 1000 (the max rel)
+    actual[9 * CH + 8] = 1.001
+    const s = threaded(actual, expected, TOL, { split: alternate })
+    expect([s.argMaxAbs, s.argMaxRel, s.argMaxExcess]).toEqual([4 * CH + 6, 9 * CH + 8, 4 * CH + 6])
+    expect(s.minAbsExpected).toBe(Math.fround(1e-3))
+  })
+
+  test('mismatches only in worker chunks, or only in main-thread chunks', () => {
+    for (const [split, parity] of [
+      [alternate, 1],
+      [alternate, 0],
+      [reverse, 1],
+    ] as const) {
+      const [actual, expected] = ones()
+      let count = 0
+      for (let c = parity; c * CH < N; c += 2) {
+        for (let i = c * CH, j = 0; j < 50 && i < N; i += 600, j++) {
+          actual[i] = 1 + 1e-3 * (1 + (j % 7))
+          count++
+        }
+      }
+      const s = threaded(actual, expected, TOL, { split })
+      expect(s.mismatches).toBe(count)
+      expect(s.argMaxExcess).toBe(parity * CH + 6 * 600) // the first j with j % 7 = 6
+    }
+  })
+
+  test.each(KINDS)('equals the JS kernel on %s data (float32 and float64)', (kind) => {
+    for (const f32 of [true, false]) {
+      // float64 chunks have 16384 elements
+      const n = f32 ? N : 20 * 16384 + 777
+      const r: Recipe = { kind, n, seed: 7, f32, loop: 'auto', tol: TOL, nonFinite: [] }
+      const [actual, expected] = build(r)
+      const want = pairStatsJs(actual, expected, TOL)
+      for (const split of [undefined, alternate, reverse]) {
+        threaded(actual, expected, TOL, split ? { split } : {}, want)
+        expect(kernelInfo().lastPath).toMatch(f32 ? /^wasm-f32/ : /^wasm-f64/)
+      }
+    }
+  })
+
+  test('record-heavy data is handed over to the JS kernel from either thread', () => {
+    for (const split of [alternate, reverse, undefined]) {
+      const [actual, expected] = ones()
+      for (let i = 0; i < N; i++) actual[i] = 1 + Math.min(i, 300_000) * 1e-3
+      const s = threaded(actual, expected, TOL, split ? { split } : {})
+      expect(kernelInfo().lastPath).toBe('wasm-f32+js')
+      expect(s.argMaxAbs).toBe(300_000)
+    }
+  })
+
+  test('a non-finite value in a worker or a main-thread chunk falls back to the JS kernel', () => {
+    for (const at of [CH + 3, 2 * CH + 3, N - 1]) {
+      for (const split of [alternate, undefined]) {
+        const [actual, expected] = ones()
+        actual[N - 100] = 3
+        expected[at] = Number.NaN
+        const s = pairStats(actual, expected, TOL, { threads: 2, ...(split ? { split } : {}) })
+        expectSameStats(s, pairStatsJs(actual, expected, TOL))
+        // the statistics come from the JS kernel: one thread
+        expect(kernelInfo()).toMatchObject({ lastPath: 'js-nonfinite', threads: 1 })
+      }
+    }
+  })
+
+  test('VITEST_ALIGN_THREADS=1 keeps large pairs on the main thread, without a worker', async () => {
+    await stopKernelWorker()
+    const n = THREADS_MIN_BYTES / 4
+    const [actual, expected] = ones(n)
+    actual[n - 5] = 2
+    const want = pairStatsJs(actual, expected, TOL)
+    const before = process.env.VITEST_ALIGN_THREADS
+    try {
+      for (const value of ['1', '0', 'off', 'false']) {
+        process.env.VITEST_ALIGN_THREADS = value
+        expectSameStats(pairStats(actual, expected, TOL), want)
+        expect(kernelInfo()).toMatchObject({ threads: 1, lastPath: 'wasm-f32', worker: 'none' })
+      }
+      expect(await startKernelWorker()).toBe(false)
+    } finally {
+      if (before === undefined) delete process.env.VITEST_ALIGN_THREADS
+      else process.env.VITEST_ALIGN_THREADS = before
+    }
+    expect(await startKernelWorker()).toBe(true)
+    threaded(actual, expected, TOL, { split: alternate }, want)
+  })
+
+  test('does not wait for a worker that is still starting, and restarts it', async () => {
+    await stopKernelWorker()
+    expect(kernelInfo().worker).toBe('none')
+    const [actual, expected] = ones()
+    actual[N - 1] = 3
+    // starts a new worker, but runs on the main thread until it is ready
+    const s = pairStats(actual, expected, TOL, { threads: 2 })
+    expectSameStats(s, pairStatsJs(actual, expected, TOL))
+    expect(['starting', 'ready']).toContain(kernelInfo().worker)
+    expect(await startKernelWorker()).toBe(true)
+    threaded(actual, expected, TOL)
   })
 })

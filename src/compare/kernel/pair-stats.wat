@@ -11,10 +11,14 @@
 ;; Regenerate the committed bytes with `node scripts/build-wasm.mjs`.
 ;;
 ;; Overview
-;; - The JS driver (index.ts) copies fixed-size chunks of both inputs into this module's memory
-;;   ([0, 128 KiB) actual, [128 KiB, 256 KiB) expected) and calls chunk32, chunk32x or chunk64
-;;   once per chunk. All accumulators persist in globals between calls: memory use does not
-;;   depend on n.
+;; - The JS driver (index.ts) copies fixed-size chunks of both inputs into a slot of the shared
+;;   memory this module imports (actual at the slot's address, expected 128 KiB further) and calls
+;;   step32 or step64 once per chunk, with the slot's address and the flat index of the chunk's
+;;   first element; step32 picks chunk32 or chunk32x. All accumulators persist in globals between
+;;   calls: memory use does not depend on n. Globals are per instance, so several instances (the
+;;   main thread's and a worker thread's) run over one memory, each in its own slots, and each
+;;   keeps the statistics of its own chunks; the driver merges them. An instance must get its
+;;   chunks in increasing index order (its first-index ties rely on it), not consecutive ones.
 ;; - Sums are float64 (f32 lanes are promoted), so they match the JS kernel up to summation order.
 ;; - The fast path assumes every value is finite. Any NaN/Inf operand makes |a - e| NaN or +Inf,
 ;;   which poisons Σ|Δ| for good (it only ever goes through additions, never through a min/max
@@ -73,8 +77,10 @@
 ;; normal; a t below 2^-1020 is replaced by 0 (conservative). $check uses the same rel test to
 ;; decide whether to divide.
 (module
-  (memory (export "memory") 5 5)
-  ;; byte 262144: the results of $finish, f64
+  ;; A shared memory, so that a worker thread can run a second instance over the same buffer
+  ;; (see index.ts). Its layout is the driver's: this module only gets the address of the chunk
+  ;; ($slot: actual at +0, expected at +131072) and where $finish writes.
+  (import "env" "memory" (memory 1 65536 shared))
 
   ;; Constants of the f32 hot loop, as mutable globals on purpose: V8 rematerialises a v128.const
   ;; at every use inside the loop (3 instructions each), but keeps a global's value in a register.
@@ -83,8 +89,13 @@
   (global $cTau (mut v128) (v128.const f32x4 0x1p-60 0x1p-60 0x1p-60 0x1p-60))
   (global $rtol (mut f64) (f64.const 0))
   (global $atol (mut f64) (f64.const 0))
-  ;; flat index of element 0 of the current chunk
+  ;; flat index of element 0 of the current chunk, and its byte address in memory
   (global $base (mut f64) (f64.const 0))
+  (global $slot (mut i32) (i32.const 0))
+  ;; loop choice for float32 chunks (see $step32): 0 auto, 1 fast, 2 exact
+  (global $mode (mut i32) (i32.const 0))
+  (global $exactLeft (mut i32) (i32.const 0))
+  (global $exactSpan (mut i32) (i32.const 16))
 
   ;; exact scalar state, same semantics as the JS kernel
   (global $maxAbs (mut f64) (f64.const -inf))
@@ -122,10 +133,12 @@
   (global $sMinE (mut f64) (f64.const inf))
 
 
-  (func (export "init") (param $atol f64) (param $rtol f64)
+  (func (export "init") (param $atol f64) (param $rtol f64) (param $mode i32)
     (global.set $atol (local.get $atol))
     (global.set $rtol (local.get $rtol))
-    (global.set $base (f64.const 0))
+    (global.set $mode (local.get $mode))
+    (global.set $exactLeft (i32.const 0))
+    (global.set $exactSpan (i32.const 16))
     (global.set $maxAbs (f64.const -inf))
     (global.set $argAbs (f64.const -1))
     (global.set $minAbs (f64.const inf))
@@ -308,7 +321,8 @@
         (local.set $e)
         (local.set $a)
         (call $elem (local.get $a) (local.get $e)
-          (f64.add (global.get $base) (f64.convert_i32_u (i32.div_u (local.get $p) (local.get $w)))))
+          (f64.add (global.get $base)
+            (f64.convert_i32_u (i32.div_u (i32.sub (local.get $p) (global.get $slot)) (local.get $w)))))
         (local.set $p (i32.add (local.get $p) (local.get $w)))
         (br $next))))
 
@@ -383,7 +397,8 @@
         (local.set $e2 (v128.load offset=131104 (local.get $p)))
         (local.set $e3 (v128.load offset=131120 (local.get $p)))))
     (local.set $i
-      (f64.add (global.get $base) (f64.convert_i32_u (i32.div_u (local.get $p) (local.get $w)))))
+      (f64.add (global.get $base)
+        (f64.convert_i32_u (i32.div_u (i32.sub (local.get $p) (global.get $slot)) (local.get $w)))))
     ;; |Δ| and |e| as the JS kernel has them
     (local.set $d0 (f64x2.abs (f64x2.sub (local.get $a0) (local.get $e0))))
     (local.set $d1 (f64x2.abs (f64x2.sub (local.get $a1) (local.get $e1))))
@@ -457,7 +472,7 @@
   ;; the level-2 calls so that the loop keeps them in registers. Level 1 compares f32 values as
   ;; i32 (same order for non-negative floats; a negative bound is below every df either way),
   ;; because integer min/max/compare do not compete with the float adds for execution ports.
-  (func (export "chunk32") (param $len i32) (result i32)
+  (func $chunk32 (param $len i32) (result i32)
     (local $p i32) (local $end i32)
     (local $sum v128) (local $sumE v128) (local $maxE v128) (local $minE v128)
     (local $ab v128) (local $r32 v128) (local $rt v128) (local $xs v128) (local $lb v128)
@@ -466,7 +481,9 @@
     (local $al v128) (local $ah v128) (local $el v128) (local $eh v128)
     (local $dl v128) (local $dh v128) (local $xl v128) (local $xh v128)
     (global.set $checks (i32.const 0))
-    (local.set $end (i32.shl (i32.and (local.get $len) (i32.const -8)) (i32.const 2)))
+    (local.set $p (global.get $slot))
+    (local.set $end (i32.add (local.get $p)
+      (i32.shl (i32.and (local.get $len) (i32.const -8)) (i32.const 2))))
     (block $exit
       (loop $outer
         (local.set $sum (global.get $vSum))
@@ -555,14 +572,15 @@
         (global.set $checks (i32.add (global.get $checks) (i32.const 1)))
         (br $outer)))
     (call $tail (local.get $end)
-      (i32.sub (local.get $len) (i32.shr_u (local.get $end) (i32.const 2))) (i32.const 4))
-    (global.set $base (f64.add (global.get $base) (f64.convert_i32_u (local.get $len))))
+      (i32.sub (local.get $len)
+        (i32.shr_u (i32.sub (local.get $end) (global.get $slot)) (i32.const 2)))
+      (i32.const 4))
     (i32.or (call $poisoned) (i32.shl (global.get $checks) (i32.const 1))))
 
   ;; Processes $len float32 pairs with the exact f64 level 1 (as chunk64), which ties with an
   ;; extreme do not trip, and counts mismatches in the loop instead of flagging them. Returns the
   ;; status of chunk32 (level-2 calls here are new records).
-  (func (export "chunk32x") (param $len i32) (result i32)
+  (func $chunk32x (param $len i32) (result i32)
     (local $p i32) (local $end i32)
     (local $sum v128) (local $sumE v128) (local $maxE v128) (local $minE v128) (local $mis v128)
     (local $rt v128) (local $at v128) (local $ta v128) (local $tx v128) (local $mrc v128)
@@ -572,7 +590,9 @@
     (local $dl v128) (local $dh v128) (local $xl v128) (local $xh v128)
     (local $cl v128) (local $ch v128) (local $tl v128) (local $th v128)
     (global.set $checks (i32.const 0))
-    (local.set $end (i32.shl (i32.and (local.get $len) (i32.const -8)) (i32.const 2)))
+    (local.set $p (global.get $slot))
+    (local.set $end (i32.add (local.get $p)
+      (i32.shl (i32.and (local.get $len) (i32.const -8)) (i32.const 2))))
     (block $exit
       (loop $outer
         (local.set $sum (global.get $vSum))
@@ -681,14 +701,15 @@
         (global.set $checks (i32.add (global.get $checks) (i32.const 1)))
         (br $outer)))
     (call $tail (local.get $end)
-      (i32.sub (local.get $len) (i32.shr_u (local.get $end) (i32.const 2))) (i32.const 4))
-    (global.set $base (f64.add (global.get $base) (f64.convert_i32_u (local.get $len))))
+      (i32.sub (local.get $len)
+        (i32.shr_u (i32.sub (local.get $end) (global.get $slot)) (i32.const 2)))
+      (i32.const 4))
     (i32.or (call $poisoned) (i32.shl (global.get $checks) (i32.const 1))))
 
   ;; Processes $len float64 pairs with the exact f64 level 1 (the comparisons of non-negative
   ;; values run as i64, like chunk32's as i32); mismatches are counted in the loop. Returns the
   ;; status of chunk32.
-  (func (export "chunk64") (param $len i32) (result i32)
+  (func $chunk64 (param $len i32) (result i32)
     (local $p i32) (local $end i32)
     (local $sum v128) (local $sumE v128) (local $maxE v128) (local $minE v128) (local $mis v128)
     (local $rt v128) (local $at v128) (local $ta v128) (local $tx v128) (local $mrc v128)
@@ -697,7 +718,9 @@
     (local $dl v128) (local $dh v128) (local $xl v128) (local $xh v128)
     (local $cl v128) (local $ch v128) (local $tl v128) (local $th v128)
     (global.set $checks (i32.const 0))
-    (local.set $end (i32.shl (i32.and (local.get $len) (i32.const -8)) (i32.const 3)))
+    (local.set $p (global.get $slot))
+    (local.set $end (i32.add (local.get $p)
+      (i32.shl (i32.and (local.get $len) (i32.const -8)) (i32.const 3))))
     (block $exit
       (loop $outer
         (local.set $sum (global.get $vSum))
@@ -801,30 +824,78 @@
         (global.set $checks (i32.add (global.get $checks) (i32.const 1)))
         (br $outer)))
     (call $tail (local.get $end)
-      (i32.sub (local.get $len) (i32.shr_u (local.get $end) (i32.const 3))) (i32.const 8))
-    (global.set $base (f64.add (global.get $base) (f64.convert_i32_u (local.get $len))))
+      (i32.sub (local.get $len)
+        (i32.shr_u (i32.sub (local.get $end) (global.get $slot)) (i32.const 3)))
+      (i32.const 8))
     (i32.or (call $poisoned) (i32.shl (global.get $checks) (i32.const 1))))
 
-  ;; Writes the reduced statistics as f64 at byte 262144:
+;; One chunk of $len float32 pairs at byte $addr whose first element has flat index $base,
+  ;; through the loop $mode asks for. Returns 0, 1 when poisoned (the driver reruns the JS kernel),
+  ;; 2 when the driver should hand the rest of the pair to the JS kernel (below).
+  ;; auto: the fast loop, switching to the exact loop for $exactLeft chunks after a fast chunk
+  ;; where more than 1/8 of the groups needed level 2 (costlier than the exact loop): 16 chunks,
+  ;; then twice as many each time the fast loop, tried again, still needs many checks (up to
+  ;; 1024). When the exact loop itself still checks more than half of the groups (nearly every
+  ;; element a new record, e.g. a ramp against zeros: the JS kernel's branches are then all
+  ;; predictable and it is faster), it returns 2.
+  (func (export "step32") (param $addr i32) (param $len i32) (param $base f64) (result i32)
+    (local $s i32)
+    (global.set $slot (local.get $addr))
+    (global.set $base (local.get $base))
+    (if (i32.or (i32.eq (global.get $mode) (i32.const 2)) (i32.gt_s (global.get $exactLeft) (i32.const 0)))
+      (then
+        (if (i32.gt_s (global.get $exactLeft) (i32.const 0))
+          (then (global.set $exactLeft (i32.sub (global.get $exactLeft) (i32.const 1)))))
+        (local.set $s (call $chunk32x (local.get $len)))
+        (if (i32.and (local.get $s) (i32.const 1)) (then (return (i32.const 1))))
+        (return (i32.shl
+          (i32.and (i32.eqz (global.get $mode))
+            (i32.gt_u (i32.shl (i32.shr_u (local.get $s) (i32.const 1)) (i32.const 4)) (local.get $len)))
+          (i32.const 1)))))
+    (local.set $s (call $chunk32 (local.get $len)))
+    (if (i32.and (local.get $s) (i32.const 1)) (then (return (i32.const 1))))
+    (if (i32.and (i32.eqz (global.get $mode))
+          (i32.gt_u (i32.shl (i32.shr_u (local.get $s) (i32.const 1)) (i32.const 6)) (local.get $len)))
+      (then
+        (global.set $exactLeft (global.get $exactSpan))
+        (global.set $exactSpan
+          (select (i32.const 1024) (i32.shl (global.get $exactSpan) (i32.const 1))
+            (i32.ge_u (global.get $exactSpan) (i32.const 512)))))
+      (else (global.set $exactSpan (i32.const 16))))
+    (i32.const 0))
+
+  ;; step32 for float64 pairs: always the exact loop, same return values.
+  (func (export "step64") (param $addr i32) (param $len i32) (param $base f64) (result i32)
+    (local $s i32)
+    (global.set $slot (local.get $addr))
+    (global.set $base (local.get $base))
+    (local.set $s (call $chunk64 (local.get $len)))
+    (if (i32.and (local.get $s) (i32.const 1)) (then (return (i32.const 1))))
+    (i32.shl
+      (i32.and (i32.eqz (global.get $mode))
+        (i32.gt_u (i32.shl (i32.shr_u (local.get $s) (i32.const 1)) (i32.const 4)) (local.get $len)))
+      (i32.const 1)))
+
+    ;; Writes the reduced statistics as f64 at byte $out:
   ;; 0 sumAbs, 1 maxAbs, 2 argMaxAbs, 3 minAbs, 4 maxRel, 5 argMaxRel, 6 maxExcess,
   ;; 7 argMaxExcess, 8 mismatches, 9 sumAbsExpected, 10 maxAbsExpected, 11 minAbsExpected
-  (func (export "finish")
-    (f64.store offset=262144 (i32.const 0)
+  (func (export "finish") (param $out i32)
+    (f64.store (local.get $out)
       (f64.add (global.get $sSum)
         (f64.add (f64x2.extract_lane 0 (global.get $vSum)) (f64x2.extract_lane 1 (global.get $vSum)))))
-    (f64.store offset=262152 (i32.const 0) (global.get $maxAbs))
-    (f64.store offset=262160 (i32.const 0) (global.get $argAbs))
-    (f64.store offset=262168 (i32.const 0) (global.get $minAbs))
-    (f64.store offset=262176 (i32.const 0) (global.get $maxRel))
-    (f64.store offset=262184 (i32.const 0) (global.get $argRel))
-    (f64.store offset=262192 (i32.const 0) (global.get $maxExc))
-    (f64.store offset=262200 (i32.const 0) (global.get $argExc))
-    (f64.store offset=262208 (i32.const 0)
+    (f64.store offset=8 (local.get $out) (global.get $maxAbs))
+    (f64.store offset=16 (local.get $out) (global.get $argAbs))
+    (f64.store offset=24 (local.get $out) (global.get $minAbs))
+    (f64.store offset=32 (local.get $out) (global.get $maxRel))
+    (f64.store offset=40 (local.get $out) (global.get $argRel))
+    (f64.store offset=48 (local.get $out) (global.get $maxExc))
+    (f64.store offset=56 (local.get $out) (global.get $argExc))
+    (f64.store offset=64 (local.get $out)
       (f64.add (global.get $sMis)
         (f64.convert_i64_s
           (i64.add (i64x2.extract_lane 0 (global.get $vMis)) (i64x2.extract_lane 1 (global.get $vMis))))))
-    (f64.store offset=262216 (i32.const 0)
+    (f64.store offset=72 (local.get $out)
       (f64.add (global.get $sSumE)
         (f64.add (f64x2.extract_lane 0 (global.get $vSumE)) (f64x2.extract_lane 1 (global.get $vSumE)))))
-    (f64.store offset=262224 (i32.const 0) (call $maxE))
-    (f64.store offset=262232 (i32.const 0) (call $minE))))
+    (f64.store offset=80 (local.get $out) (call $maxE))
+    (f64.store offset=88 (local.get $out) (call $minE))))
