@@ -269,7 +269,7 @@ interface WorkerHandle {
 interface WorkerThreadsApi {
   Worker: new (
     code: string,
-    options: { eval: true; workerData: WorkerData },
+    options: { eval: true; workerData: WorkerData; execArgv: string[] },
   ) => {
     unref(): void
     terminate(): unknown
@@ -346,6 +346,9 @@ function startWorker(k: Kernel): WorkerHandle {
     const w = new apis.wt.Worker(workerSource(), {
       eval: true,
       workerData: { module: k.module, memory: k.memory, layout: LAYOUT },
+      // not the parent's flags: under `node --input-type=module` the worker's script (plain
+      // script code) was parsed as a module, failed, and left every call on one thread
+      execArgv: [],
     })
     w.unref()
     const fail = () => {
