@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import { beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import {
   type Float32Loop,
   kernelInfo,
@@ -419,12 +419,23 @@ describe('two threads', () => {
   ): KernelStats {
     const s = pairStats(actual, expected, tol, { threads: 2, ...options })
     expect(kernelInfo().worker).toBe('ready')
-    if (options.split !== undefined) expect(kernelInfo().threads).toBe(2)
+    // Whether the worker woke up in time is the scheduler's call: under a loaded machine (the
+    // whole suite on 2 cores) the main thread may take every chunk back. Results must be exact
+    // either way; that the worker takes part is asserted over many calls (threadsSeen).
+    if (options.split !== undefined) threadsSeen.push(kernelInfo().threads)
     expectSameStats(s, want)
     return s
   }
 
   const ones = (n = N) => [new Float32Array(n).fill(1), new Float32Array(n).fill(1)] as const
+
+  /** The thread count of every call with a forced split. */
+  const threadsSeen: number[] = []
+  afterAll(() => {
+    // the worker took part in the forced-split calls (not necessarily in every one, see threaded)
+    expect(threadsSeen.length).toBeGreaterThan(20)
+    expect(threadsSeen).toContain(2)
+  })
 
   test('runs from THREADS_MIN_BYTES on by default, with the worker taking its share', () => {
     for (const Ctor of [Float32Array, Float64Array]) {
