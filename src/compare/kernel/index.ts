@@ -20,7 +20,7 @@
  */
 import { type KernelStats, type KernelTolerance, type NumericArray, pairStatsJs } from '../stats.js'
 import { PAIR_STATS_WASM_BASE64 } from './pair-stats.generated.js'
-import { type Layout, type WorkerData, workerSource } from './worker.js'
+import { type KernelExports, type Layout, type WorkerData, workerSource } from './worker.js'
 
 /** Below this length the JS kernel is used: the wasm call and copy overhead does not pay off. */
 export const WASM_MIN_LENGTH = 2048
@@ -101,13 +101,6 @@ interface WasmApi {
   }) => {
     buffer: SharedArrayBuffer
   }
-}
-
-interface KernelExports {
-  init(atol: number, rtol: number, mode: number): void
-  step32(addr: number, len: number, base: number): number
-  step64(addr: number, len: number, base: number): number
-  finish(out: number): void
 }
 
 interface Kernel {

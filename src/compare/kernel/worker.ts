@@ -93,7 +93,8 @@ export interface WorkerData {
   layout: Layout
 }
 
-interface WorkerExports {
+/** The functions of the pair-stats module, on either thread. */
+export interface KernelExports {
   init(atol: number, rtol: number, mode: number): void
   step32(addr: number, len: number, base: number): number
   step64(addr: number, len: number, base: number): number
@@ -105,14 +106,14 @@ export function workerMain(data: WorkerData): void {
   const { module, memory, layout: L } = data
   const ctl = new Int32Array(memory.buffer, L.ctl, L.ctlWords)
   const f64 = new Float64Array(memory.buffer)
-  let ex: WorkerExports
+  let ex: KernelExports
   try {
     const wasm = (
       globalThis as unknown as {
         WebAssembly: { Instance: new (m: object, i: object) => { exports: unknown } }
       }
     ).WebAssembly
-    ex = new wasm.Instance(module, { env: { memory } }).exports as WorkerExports
+    ex = new wasm.Instance(module, { env: { memory } }).exports as KernelExports
   } catch (err) {
     Atomics.store(ctl, L.STATE, L.FAILED)
     throw err
