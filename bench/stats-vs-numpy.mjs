@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { benchPair } from './data.mjs'
 
 const N = 50_000_000
 const PYTHON = process.env.VITEST_ALIGN_PYTHON ?? '/usr/bin/python3'
@@ -18,19 +19,7 @@ const dist = fileURLToPath(new URL('../dist/', import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), 'va-bench-'))
 try {
   const { encodeNpy } = await import(join(dist, 'io/index.js'))
-  // b = a·(1 ± 2e-6), random sign: every element within tolerance, so nothing can stop early
-  const a = new Float32Array(N)
-  const b = new Float32Array(N)
-  let seed = 12345
-  const rand = () => {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
-    return seed / 4294967296
-  }
-  for (let i = 0; i < N; i++) {
-    const v = (rand() - 0.5) * 200
-    a[i] = v
-    b[i] = v * (1 + (rand() < 0.5 ? -2e-6 : 2e-6))
-  }
+  const [a, b] = benchPair(N)
   const pa = join(dir, 'a.npy')
   const pb = join(dir, 'b.npy')
   writeFileSync(pa, encodeNpy(a))
@@ -44,11 +33,9 @@ try {
         '-e',
         `
         import { compare } from ${JSON.stringify(join(dist, 'index.js'))}
+        import { benchPair } from ${JSON.stringify(fileURLToPath(new URL('./data.mjs', import.meta.url)))}
         // the same arrays, made here rather than read back, so no first-touch page faults count
-        const a = new Float32Array(${N}), b = new Float32Array(${N})
-        let seed = 12345
-        const rand = () => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed / 4294967296 }
-        for (let i = 0; i < ${N}; i++) { const v = (rand() - 0.5) * 200; a[i] = v; b[i] = v * (1 + (rand() < 0.5 ? -2e-6 : 2e-6)) }
+        const [a, b] = benchPair(${N})
         const best = (f) => { let m = Infinity; for (let i = 0; i < 7; i++) { const t = performance.now(); f(); if (i >= 2) m = Math.min(m, performance.now() - t) } return m }
         const allclose = best(() => { if (!compare(a, b, { atol: 1e-5, rtol: 1e-5 }).pass) throw new Error('verdict') })
         const mean = best(() => { if (!compare(a, b, { method: 'mean', threshold: 1e-3 }).pass) throw new Error('verdict') })

@@ -8,23 +8,13 @@ import { bench, describe } from 'vitest'
 import { compare } from '../src/compare/compare.js'
 import { kernelInfo, pairStats, startKernelWorker } from '../src/compare/kernel/index.js'
 import { pairStatsJs } from '../src/compare/stats.js'
+import { benchPair } from './data.mjs'
 
 const N = 50_000_000
 const tol = { atol: 1e-5, rtol: 1e-5, equalNan: false }
 
 // b = a·(1 ± 2e-6) with a random sign: every element is within tolerance, nothing can stop early.
-const a = new Float32Array(N)
-const b = new Float32Array(N)
-let seed = 12345
-const rand = (): number => {
-  seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
-  return seed / 4294967296
-}
-for (let i = 0; i < N; i++) {
-  const v = (rand() - 0.5) * 200
-  a[i] = v
-  b[i] = v * (1 + (rand() < 0.5 ? -2e-6 : 2e-6))
-}
+const [a, b] = benchPair(N)
 
 const options = { iterations: 5, warmupIterations: 2, time: 0, warmupTime: 0 }
 

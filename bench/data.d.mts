@@ -1,0 +1,2 @@
+/** See data.mjs. */
+export function benchPair(n: number): [Float32Array, Float32Array]
