@@ -25,6 +25,7 @@ import {
 } from '../../src/io/npy.js'
 import { descrOf, itemsizeOf } from '../../src/io/npy-header.js'
 import { DEFAULT_LIMITS } from '../../src/io/types.js'
+import { expectFileError } from '../helpers/file-errors.js'
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -116,22 +117,9 @@ const dictOf = (descr: string, shape: readonly number[], fortran = false) =>
     shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`
   }, }`
 
-/** Asserts an NpyFormatError naming `source` whose reason contains every fragment. */
-function expectNpyError(fn: () => unknown, source: string, ...reasons: string[]): NpyFormatError {
-  let err: unknown
-  try {
-    fn()
-  } catch (e) {
-    err = e
-  }
-  expect(err).toBeInstanceOf(NpyFormatError)
-  const e = err as NpyFormatError
-  expect(e.source).toBe(source)
-  expect(e.key).toBeUndefined()
-  expect(e.message).toBe(`${source}: ${e.reason}`)
-  for (const r of reasons) expect(e.reason).toContain(r)
-  return e
-}
+/** Asserts an NpyFormatError about the whole of `source` whose reason contains every fragment. */
+const expectNpyError = (fn: () => unknown, source: string, ...reasons: string[]): NpyFormatError =>
+  expectFileError(NpyFormatError, fn, source, undefined, ...reasons)
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vitest-align-npy-'))
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }))

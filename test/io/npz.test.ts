@@ -15,6 +15,7 @@ import {
 import { NpyFormatError, NpzFormatError, WriteError } from '../../src/io/errors.js'
 import { encodeNpy } from '../../src/io/npy.js'
 import { crc32, crc32Js, encodeNpz, readNpz, writeNpz } from '../../src/io/npz.js'
+import { expectFileError } from '../helpers/file-errors.js'
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -131,29 +132,8 @@ function rawZip(members: Raw[], opts: { disk?: number; prefix?: number } = {}): 
 const npy = (dtype: DType = 'float32', shape: readonly number[] = [3]) =>
   encodeNpy(sample(dtype, shape))
 
-/** Asserts an error of `Class` naming `source` and `key` whose reason contains every fragment. */
-function expectError(
-  Class: typeof NpzFormatError | typeof NpyFormatError,
-  fn: () => unknown,
-  source: string,
-  key: string | undefined,
-  ...reasons: string[]
-) {
-  let err: unknown
-  try {
-    fn()
-  } catch (e) {
-    err = e
-  }
-  expect(err).toBeInstanceOf(Class)
-  const e = err as NpzFormatError
-  expect(e.constructor).toBe(Class)
-  expect([e.source, e.key]).toEqual([source, key])
-  expect(e.message).toBe(`${source}${key ? ` [key '${key}']` : ''}: ${e.reason}`)
-  for (const r of reasons) expect(e.reason).toContain(r)
-}
 const expectNpzError = (fn: () => unknown, key: string | undefined, ...reasons: string[]) =>
-  expectError(NpzFormatError, fn, '<bytes>', key, ...reasons)
+  expectFileError(NpzFormatError, fn, '<bytes>', key, ...reasons)
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vitest-align-npz-'))
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }))
@@ -443,7 +423,7 @@ describe('damaged and hostile archives', () => {
       { name: 'good.npy', plain: npy() },
       { name: 'bad.npy', plain: new TextEncoder().encode('garbage!') },
     ])
-    expectError(
+    expectFileError(
       NpyFormatError,
       () => readNpz(zip, { source: 'run.npz' }),
       'run.npz',
@@ -452,7 +432,7 @@ describe('damaged and hostile archives', () => {
     )
     const obj = encodeNpy(1).slice()
     obj.set(new TextEncoder().encode("'|O' "), Buffer.from(obj).indexOf("'<f8'"))
-    expectError(
+    expectFileError(
       NpyFormatError,
       () => readNpz(rawZip([{ name: 'log.npy', plain: obj }])),
       '<bytes>',
@@ -460,7 +440,7 @@ describe('damaged and hostile archives', () => {
       'pickled object array',
     )
     // the array limit applies inside the archive too
-    expectError(
+    expectFileError(
       NpyFormatError,
       () => readNpz(encodeNpz({ a: new Float64Array(10) }), { maxArrayBytes: 79 }),
       '<bytes>',
@@ -531,7 +511,7 @@ describe('writing', () => {
     const file = path.join(tmp, 'w.npz')
     writeNpz(file, { a: sample('int8', [4]) }, { compress: true })
     expect(readNpz(file)).toEqual({ a: sample('int8', [4]) })
-    expectError(
+    expectFileError(
       NpzFormatError,
       () => readNpz(path.join(tmp, 'none.npz')),
       path.join(tmp, 'none.npz'),
