@@ -24,7 +24,7 @@
  * // or by name, with options: reporters: ['default', ['vitest-align/reporter', { terminal: false }]]
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join, relative, resolve } from 'node:path'
 import type { Reporter, TestModule, Vitest } from 'vitest/node'
 import { AlignOptionsError } from '../compare/errors.js'
 import { formatReprodLog } from '../io/reprod-log.js'
@@ -178,6 +178,10 @@ export class AlignReporter implements Reporter {
       return
     }
     this.write(report)
+    if (this.options.terminal && report.stages.length > 0) {
+      const dir = relative(process.cwd(), this.reportDir) || '.'
+      log(`vitest-align: report in ${join(dir, 'index.html')} (and ${join(dir, 'summary.md')})`)
+    }
   }
 
   /** Writes the report's files, and removes the logs of stages no longer reported. */

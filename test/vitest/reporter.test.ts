@@ -8,7 +8,7 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import type { TestModule } from 'vitest/node'
@@ -71,6 +71,13 @@ describe('a run of the fixture project, through the Vitest CLI', () => {
     const at = lines.indexOf(LINES[0] as string)
     expect(at, output).toBeGreaterThan(0)
     expect(lines.slice(at, at + 4)).toEqual(LINES)
+  })
+
+  test('ends by saying where the report is, relative to the working directory', () => {
+    const dir = relative(project, full)
+    expect(output).toContain(
+      `vitest-align: report in ${join(dir, 'index.html')} (and ${join(dir, 'summary.md')})`,
+    )
   })
 
   test('writes summary.md, report.json, a log per stage and index.html; stale logs go', () => {
