@@ -1,6 +1,6 @@
 /**
  * The candidate side of the MobileNetV3 example: the TF.js backend, the torch weights and the
- * port. (The data pipeline and the metric add their exports here too.)
+ * port, the data pipeline (IDX files, torchvision's transform) and the metric.
  */
 export {
   BACKEND_ENV,
@@ -12,6 +12,44 @@ export {
   describeBackend,
   useBackend,
 } from './backend.js'
+export {
+  BATCH_SIZE,
+  type BatchRange,
+  batches,
+  batchLabels,
+  DATA_BUGS,
+  type DataBug,
+  DatasetError,
+  type FashionMnist,
+  loadFashionMnist,
+  MEAN,
+  NUM_CLASSES,
+  RESOLUTION,
+  resizeBilinearTorch,
+  STD,
+  type TransformOptions,
+  toNchw,
+  transformBatch,
+} from './data.js'
+export {
+  decodeIdx,
+  IDX_MAX_BYTES,
+  IDX_UINT8,
+  type Idx,
+  IdxFormatError,
+  type IdxOptions,
+  INFLATE_CHUNK,
+  readIdx,
+} from './idx.js'
+export {
+  type AccuracyOptions,
+  accuracy,
+  METRIC_BUGS,
+  type MetricBug,
+  minTop2Gap,
+  topk,
+  topkStable,
+} from './metric.js'
 export {
   type BatchStat,
   type BatchStats,
@@ -68,4 +106,3 @@ export {
   type WeightRole,
   weightSpec,
 } from './weights.js'
-// data.ts, idx.ts, metric.ts (the other helper's): the lead merges their exports here.
