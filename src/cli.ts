@@ -11,7 +11,7 @@ import { AlignError } from './compare/errors.js'
 import { formatReport } from './compare/format.js'
 import type { AlignOptions, Method } from './compare/options.js'
 import { type Loaded, load } from './io/load.js'
-import { diffReprodLogs, formatReprodLog } from './io/reprod-log.js'
+import { diffReprodLogs, formatReprodLog } from './io/reprod-diff.js'
 import type { NdRecord } from './io/types.js'
 
 export const USAGE = `Usage: vitest-align diff REFERENCE CANDIDATE [options]

@@ -51,6 +51,12 @@ export interface NdArray<D extends DType = DType> {
   readonly data: StorageOf[D]
   readonly shape: readonly number[]
   readonly dtype: D
+  /**
+   * `'F'` when the file held the array in Fortran (column-major) order. `data` is always C
+   * order; this only tells renderers that reproduce numpy's arithmetic (whose sums run in memory
+   * order) which order numpy would have summed in.
+   */
+  readonly order?: 'C' | 'F'
 }
 
 /** A TypedArray constructor: a new array of a length, or a view of a buffer. */

@@ -16,12 +16,9 @@ export { type EncodeNpzOptions, encodeNpz, type NpzInput, readNpz, writeNpz } fr
 export { pyFloatRepr } from './py-repr.js'
 export {
   diffReprodLogs,
-  encodeReprodLog,
   formatReprodLog,
   type ReprodDiff,
   type ReprodDiffOptions,
-  ReprodLogger,
-  readReprodLog,
-  writeReprodLog,
-} from './reprod-log.js'
+} from './reprod-diff.js'
+export { encodeReprodLog, ReprodLogger, readReprodLog, writeReprodLog } from './reprod-log.js'
 export { DEFAULT_LIMITS, type NdRecord, type ReadLimits, type ReadOptions } from './types.js'

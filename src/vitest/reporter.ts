@@ -27,7 +27,7 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import type { Reporter, TestModule, Vitest } from 'vitest/node'
 import { AlignOptionsError } from '../compare/errors.js'
-import { formatReprodLog } from '../io/reprod-log.js'
+import { formatReprodLog } from '../io/reprod-diff.js'
 import type { AlignCheck } from './record.js'
 import {
   type AlignReport,

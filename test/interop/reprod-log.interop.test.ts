@@ -11,12 +11,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { NdArray } from '../../src/compare/dtype.js'
 import { ForbiddenGlobalError } from '../../src/io/errors.js'
-import {
-  diffReprodLogs,
-  ReprodLogger,
-  readReprodLog,
-  writeReprodLog,
-} from '../../src/io/reprod-log.js'
+import { diffReprodLogs } from '../../src/io/reprod-diff.js'
+import { ReprodLogger, readReprodLog, writeReprodLog } from '../../src/io/reprod-log.js'
 import type { NdRecord } from '../../src/io/types.js'
 import { hasNumpy, runPython } from '../helpers/python.js'
 

@@ -6,10 +6,9 @@ import { afterAll, describe, expect, test } from 'vitest'
 import type { NdArray } from '../../src/compare/dtype.js'
 import { AlignOptionsError } from '../../src/compare/errors.js'
 import { NpyFormatError, PickleFormatError, WriteError } from '../../src/io/errors.js'
+import { diffReprodLogs, formatReprodLog } from '../../src/io/reprod-diff.js'
 import {
-  diffReprodLogs,
   encodeReprodLog,
-  formatReprodLog,
   ReprodLogger,
   readReprodLog,
   recordPickleOffset,

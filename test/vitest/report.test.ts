@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { compare } from '../../src/compare/compare.js'
 import type { AlignOptions } from '../../src/compare/options.js'
-import { formatReprodLog } from '../../src/io/reprod-log.js'
+import { formatReprodLog } from '../../src/io/reprod-diff.js'
 import { stageLine } from '../../src/vitest/message.js'
 import { type AlignCheck, toCheck } from '../../src/vitest/record.js'
 import {
