@@ -4,17 +4,22 @@
  * matchers, the reporter, the CLI and the file round trip all call this.
  */
 
-import { elementAt, type NdArray, numericView } from './dtype.js'
+import { type DType, elementAt, type NdArray, numericView } from './dtype.js'
+import { type ExactDiff, exactIntStats, isExactPair } from './exact-int.js'
 import { diffHistogram } from './histogram.js'
 import { pairStats } from './kernel/index.js'
 import {
   type AlignOptions,
+  type KeyOptions,
+  limitsOf,
   optionsForKey,
+  type ResolvedOptions,
   resolveOptions,
   type Tolerance,
   validateOptions,
 } from './options.js'
 import type { AlignResult, ArraySummary, Failure, KeyResult, PairStats } from './result.js'
+import type { KernelStats, KernelTolerance } from './stats.js'
 import { type AlignNode, isRecordNode, normalize } from './tensor-like.js'
 import { isVacuous, passingTolerance, ruleFailures } from './tolerance.js'
 
@@ -27,6 +32,16 @@ export interface CompareExtras {
 interface Context {
   readonly options: AlignOptions
   readonly extras: CompareExtras
+  /** The options of every key when no `keys` overrides exist: resolved once per dtype pair. */
+  readonly shared: KeyOptions | undefined
+  readonly resolved: Map<string, PairOptions>
+  last?: { readonly a: DType; readonly e: DType; readonly o: PairOptions }
+}
+
+/** One pair's options, resolved: the rule's, and the allclose tolerance mismatches count at. */
+interface PairOptions {
+  readonly resolved: ResolvedOptions
+  readonly kernel: KernelTolerance
 }
 
 /**
@@ -42,8 +57,17 @@ export function compare(
 ): AlignResult {
   validateOptions(options)
   const keys: KeyResult[] = []
-  const ctx = { options, extras }
-  walk(normalize(actual, 'actual'), normalize(expected, 'expected'), '', ctx, keys)
+  const ctx: Context = {
+    options,
+    extras,
+    shared: options.keys === undefined ? optionsForKey(options, '') : undefined,
+    resolved: new Map(),
+  }
+  const limits = limitsOf(options)
+  // both sides are normalized (and bounded) before any pair is compared
+  const a = normalize(actual, 'actual', '', limits)
+  const e = normalize(expected, 'expected', '', limits)
+  walk(a, e, '', ctx, keys)
   if (keys.length === 0 && !options.allowVacuous) {
     // Two empty records: nothing was compared, so nothing was proven.
     keys.push({ key: '', pass: false, failures: [{ kind: 'vacuous' }] })
@@ -123,16 +147,39 @@ export function unravel(flat: number, shape: readonly number[]): number[] {
   return index
 }
 
-function comparePair(a: NdArray, e: NdArray, key: string, ctx: Context): KeyResult {
-  const keyOptions = optionsForKey(ctx.options, key)
-  const resolved = resolveOptions(keyOptions, a.dtype, e.dtype)
-  const { rule } = resolved
-  const base = {
-    key,
-    actual: { shape: a.shape, dtype: a.dtype },
-    expected: { shape: e.shape, dtype: e.dtype },
-    rule,
+function pairOptions(keyOptions: KeyOptions, a: DType, e: DType): PairOptions {
+  const resolved = resolveOptions(keyOptions, a, e)
+  // Mismatches are counted against allclose even under a reprod_log rule, with the dtype
+  // defaults there, so every report says how many elements are off.
+  const close =
+    resolved.rule.method === 'allclose'
+      ? resolved.rule
+      : resolveOptions({ ...keyOptions, method: 'allclose' }, a, e).rule
+  const tol: Tolerance = close.method === 'allclose' ? close : { atol: 0, rtol: 0 }
+  return { resolved, kernel: { atol: tol.atol, rtol: tol.rtol, equalNan: resolved.equalNan } }
+}
+
+function optionsOfPair(a: NdArray, e: NdArray, key: string, ctx: Context): PairOptions {
+  if (ctx.shared === undefined)
+    return pairOptions(optionsForKey(ctx.options, key), a.dtype, e.dtype)
+  // a record's pairs mostly share one dtype pair: no key string to build for those
+  const last = ctx.last
+  if (last !== undefined && last.a === a.dtype && last.e === e.dtype) return last.o
+  const id = `${a.dtype}|${e.dtype}`
+  let o = ctx.resolved.get(id)
+  if (o === undefined) {
+    o = pairOptions(ctx.shared, a.dtype, e.dtype)
+    ctx.resolved.set(id, o)
   }
+  ctx.last = { a: a.dtype, e: e.dtype, o }
+  return o
+}
+
+function comparePair(a: NdArray, e: NdArray, key: string, ctx: Context): KeyResult {
+  const { resolved, kernel: tol } = optionsOfPair(a, e, key, ctx)
+  const { rule } = resolved
+  const actual = { shape: a.shape, dtype: a.dtype }
+  const expected = { shape: e.shape, dtype: e.dtype }
   const failures: Failure[] = []
   const shapesMatch =
     resolved.shape === 'strict'
@@ -141,16 +188,16 @@ function comparePair(a: NdArray, e: NdArray, key: string, ctx: Context): KeyResu
   if (!shapesMatch) failures.push({ kind: 'shape' })
   if (resolved.checkDtype && a.dtype !== e.dtype) failures.push({ kind: 'dtype' })
   // Without the same element count there is nothing to pair element by element.
-  if (size(a.shape) !== size(e.shape)) return { ...base, pass: false, failures }
+  if (a.data.length !== e.data.length || size(a.shape) !== size(e.shape))
+    return { key, actual, expected, rule, pass: false, failures }
 
-  // Mismatches are counted against allclose even under a reprod_log rule, with the dtype
-  // defaults there, so every report says how many elements are off.
-  const close = resolveOptions({ ...keyOptions, method: 'allclose' }, a.dtype, e.dtype).rule
-  const tol: Tolerance = close.method === 'allclose' ? close : { atol: 0, rtol: 0 }
-  const av = numericView(a)
-  const ev = numericView(e)
-  const k = pairStats(av, ev, { ...tol, equalNan: resolved.equalNan })
-  const mismatches = Math.max(exactIntegerMismatches(a, e, tol) ?? 0, k.mismatches)
+  let k: KernelStats
+  let exact: ExactDiff | undefined
+  if (isExactPair(a.dtype, e.dtype)) {
+    ;({ stats: k, exact } = exactIntStats(a, e, tol))
+  } else {
+    k = pairStats(numericView(a), numericView(e), tol)
+  }
   const worstFlat = rule.method === 'allclose' ? k.argMaxExcess : k.argMaxAbs
   const stats: PairStats = {
     n: k.n,
@@ -158,7 +205,7 @@ function comparePair(a: NdArray, e: NdArray, key: string, ctx: Context): KeyResu
     maxAbs: k.maxAbs,
     minAbs: k.minAbs,
     maxRel: k.maxRel,
-    mismatches,
+    mismatches: k.mismatches,
     ...(worstFlat >= 0 && {
       worst: {
         index: unravel(worstFlat, e.shape),
@@ -170,35 +217,17 @@ function comparePair(a: NdArray, e: NdArray, key: string, ctx: Context): KeyResu
     meanAbsExpected: k.n === 0 ? 0 : k.sumAbsExpected / k.n,
     minAbsExpected: k.minAbsExpected,
     nonFinite: { actual: k.actual, expected: k.expected },
-    ...(ctx.extras.histogram && { histogram: diffHistogram(av, ev, resolved.equalNan) }),
+    ...(ctx.extras.histogram && {
+      histogram: diffHistogram(numericView(a), numericView(e), resolved.equalNan),
+    }),
   }
-  const ruleFails = ruleFailures(rule, stats)
-  failures.push(...ruleFails)
-  if (failures.length === 0 && !resolved.allowVacuous && isVacuous(rule, stats)) {
+  const ruleFails = ruleFailures(rule, stats, exact)
+  for (const f of ruleFails) failures.push(f)
+  if (failures.length === 0 && !resolved.allowVacuous && isVacuous(rule, stats, exact)) {
     failures.push({ kind: 'vacuous' })
   }
-  return {
-    ...base,
-    pass: failures.length === 0,
-    stats,
-    failures,
-    ...(ruleFails.length > 0 && { wouldPass: passingTolerance(rule, stats, k.maxExcess) }),
-  }
-}
-
-/**
- * int64/uint64 go through float64 in the kernel, exact only up to 2^53; under an exact rule two
- * bigint arrays are also compared as bigints, so a difference in the low bits still counts.
- */
-function exactIntegerMismatches(a: NdArray, e: NdArray, tol: Tolerance): number | undefined {
-  if (
-    tol.atol !== 0 ||
-    tol.rtol !== 0 ||
-    typeof a.data[0] !== 'bigint' ||
-    typeof e.data[0] !== 'bigint'
-  )
-    return undefined
-  let count = 0
-  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== e.data[i]) count++
-  return count
+  const pass = failures.length === 0
+  if (ruleFails.length === 0) return { key, actual, expected, rule, pass, stats, failures }
+  const wouldPass = passingTolerance(rule, stats, k.maxExcess, exact)
+  return { key, actual, expected, rule, pass, stats, failures, wouldPass }
 }

@@ -5,6 +5,10 @@
 
 import { DTYPES, type DType, isDType } from './dtype.js'
 import { AlignOptionsError } from './errors.js'
+import { keyMatches } from './glob.js'
+import { DEFAULT_LIMITS, type Limits } from './limits.js'
+
+export { keyMatches } from './glob.js'
 
 /** reprod_log's statistics of |Δ|; `all` checks min, max and mean (in that order). */
 export type ReprodMethod = 'mean' | 'max' | 'min' | 'all'
@@ -62,6 +66,17 @@ export type KeyOverrides =
 export interface AlignOptions extends KeyOptions {
   /** Options for some keys of a record, over the others. */
   keys?: KeyOverrides
+  /**
+   * The most arrays (leaf keys) either side may hold, a sub-record shared by several keys
+   * counted once per key. Default 1,000,000; `Infinity` lifts the bound. Past it `compare()`
+   * throws an `AlignInputError` before comparing anything.
+   */
+  maxKeys?: number
+  /**
+   * The most elements either side may hold, summed over every key (shared arrays counted once
+   * per key). Default 2^32; `Infinity` lifts the bound.
+   */
+  maxElements?: number
 }
 
 /** Default (rtol, atol) by dtype, as torch.testing.assert_close has them; integers are exact. */
@@ -110,6 +125,27 @@ const KEY_OPTIONS = [
   'tolerances',
 ] as const
 
+/** Options of the whole call, not of one key. */
+const CALL_OPTIONS = ['keys', 'maxKeys', 'maxElements'] as const
+
+function checkBound(value: unknown, path: string): void {
+  if (value === undefined) return
+  if (
+    typeof value !== 'number' ||
+    !(value === Number.POSITIVE_INFINITY || (Number.isSafeInteger(value) && value >= 1))
+  ) {
+    throw new AlignOptionsError(path, `must be an integer >= 1 or Infinity, got ${String(value)}`)
+  }
+}
+
+/** The bounds of a call's input (see {@link DEFAULT_LIMITS}). */
+export function limitsOf(options: AlignOptions): Limits {
+  return {
+    maxKeys: options.maxKeys ?? DEFAULT_LIMITS.maxKeys,
+    maxElements: options.maxElements ?? DEFAULT_LIMITS.maxElements,
+  }
+}
+
 function checkTolerance(value: unknown, path: string): void {
   if (value === undefined) return
   // Infinity is refused too: it would pass anything, and Infinity·0 would make NaN of the bound.
@@ -128,9 +164,7 @@ function checkKeyOptions(o: unknown, prefix: string): void {
   if (typeof o !== 'object' || o === null) {
     throw new AlignOptionsError(prefix || 'options', 'must be an object')
   }
-  const known: readonly string[] = prefix.startsWith('keys.')
-    ? KEY_OPTIONS
-    : [...KEY_OPTIONS, 'keys']
+  const known: readonly string[] = prefix === '' ? [...KEY_OPTIONS, ...CALL_OPTIONS] : KEY_OPTIONS
   for (const name of Object.keys(o)) {
     if (!known.includes(name)) {
       throw new AlignOptionsError(`${prefix}${name}`, `unknown option; known: ${known.join(', ')}`)
@@ -168,6 +202,8 @@ function checkKeyOptions(o: unknown, prefix: string): void {
  */
 export function validateOptions(options: unknown): asserts options is AlignOptions {
   checkKeyOptions(options, '')
+  checkBound((options as AlignOptions).maxKeys, 'maxKeys')
+  checkBound((options as AlignOptions).maxElements, 'maxElements')
   const keys = (options as AlignOptions).keys
   if (keys === undefined || typeof keys === 'function') return
   if (typeof keys !== 'object' || keys === null)
@@ -175,30 +211,9 @@ export function validateOptions(options: unknown): asserts options is AlignOptio
   for (const [pattern, o] of Object.entries(keys)) checkKeyOptions(o, `keys.${pattern}.`)
 }
 
-const patternCache = new Map<string, RegExp>()
-
-/** Whether a `keys` pattern matches a dotted key: `*` within a segment, `**` across them. */
-export function keyMatches(pattern: string, key: string): boolean {
-  let re = patternCache.get(pattern)
-  if (re === undefined) {
-    const body = pattern
-      .split('**')
-      .map((part) =>
-        part
-          .split('*')
-          .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-          .join('[^.]*'),
-      )
-      .join('.*')
-    re = new RegExp(`^${body}$`)
-    patternCache.set(pattern, re)
-  }
-  return re.test(key)
-}
-
 /** The options of one key: the call's options with every matching override laid over them. */
 export function optionsForKey(options: AlignOptions, key: string): KeyOptions {
-  const { keys, ...base } = options
+  const { keys, maxKeys: _k, maxElements: _e, ...base } = options
   if (keys === undefined) return base
   if (typeof keys === 'function') {
     const over = keys(key)

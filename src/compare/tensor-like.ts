@@ -6,7 +6,6 @@
 import {
   type DType,
   dtypeOfStorage,
-  float32ToHalf,
   isDType,
   isTypedArray,
   type NdArray,
@@ -14,6 +13,18 @@ import {
   type TypedArray,
 } from './dtype.js'
 import { AlignInputError } from './errors.js'
+import { KEY_ORDER, orderedKeys } from './key-order.js'
+import {
+  type Budget,
+  DEFAULT_LIMITS,
+  type Limits,
+  MAX_RECORD_DEPTH,
+  newBudget,
+  spend,
+} from './limits.js'
+import { describe, excerpt, fromNested, MAX_DIMS, toStorage } from './storage.js'
+
+export { MAX_DIMS } from './storage.js'
 
 /** Anything shaped like a tf.Tensor (of any TF.js backend): shape, dtype and `dataSync()`. */
 export interface TensorLike {
@@ -66,17 +77,108 @@ type Side = 'actual' | 'expected'
 
 const join = (key: string, child: string): string => (key === '' ? child : `${key}.${child}`)
 
-/** Normalizes one side of a comparison; throws {@link AlignInputError} naming the key. */
-export function normalize(input: unknown, side: Side = 'actual', key = ''): AlignNode {
+/** The state of one side's normalization. */
+interface Walk {
+  readonly side: Side
+  readonly budget: Budget
+  /** The records on the path from the top to the current one: meeting one again is a cycle. */
+  readonly onPath: Set<object>
+  /**
+   * Records already normalized, with what they cost: a record reached again by another path
+   * (shared, not a cycle) is normalized once and its cost charged again, so a DAG of 32 levels
+   * of `d = { a: d, b: d }` is refused by the budget after a few levels, not walked 2^32 times.
+   */
+  readonly memo: Map<object, { node: RecordNode; keys: number; elements: number }>
+}
+
+/**
+ * Normalizes one side of a comparison; throws {@link AlignInputError} naming the key. The input
+ * is bounded by `limits` (see {@link DEFAULT_LIMITS}), a record nested deeper than
+ * {@link MAX_RECORD_DEPTH} levels or containing itself is refused; a sub-record shared by
+ * several keys is normalized once (the same {@link RecordNode} at each).
+ */
+export function normalize(
+  input: unknown,
+  side: Side = 'actual',
+  key = '',
+  limits: Limits = DEFAULT_LIMITS,
+): AlignNode {
+  const walk: Walk = { side, budget: newBudget(limits), onPath: new Set(), memo: new Map() }
+  return node(input, walk, key, 0)
+}
+
+function node(input: unknown, w: Walk, key: string, depth: number): AlignNode {
   const fail = (reason: string): never => {
-    throw new AlignInputError(key, side, reason)
+    throw new AlignInputError(key, w.side, reason)
   }
+  if (typeof input === 'object' && input !== null && !isTypedArray(input)) {
+    const record = input instanceof Map || isPlainObject(input)
+    if (record && !isTensorLike(input) && !isNdArrayLike(input))
+      return recordNode(input, w, key, depth, fail)
+  }
+  const array = arrayNode(input, fail)
+  const over = spend(w.budget, 1, array.data.length)
+  if (over !== undefined) fail(over)
+  return array
+}
+
+function isPlainObject(v: object): boolean {
+  const proto = Object.getPrototypeOf(v)
+  return proto === Object.prototype || proto === null
+}
+
+function recordNode(
+  input: object,
+  w: Walk,
+  key: string,
+  depth: number,
+  fail: (r: string) => never,
+): RecordNode {
+  const seen = w.memo.get(input)
+  if (seen !== undefined) {
+    const over = spend(w.budget, seen.keys, seen.elements)
+    if (over !== undefined) fail(over)
+    return seen.node
+  }
+  if (w.onPath.has(input)) fail('the record contains itself (a cycle)')
+  if (depth >= MAX_RECORD_DEPTH) fail(`records nested more than ${MAX_RECORD_DEPTH} levels deep`)
+  w.onPath.add(input)
+  const keys0 = w.budget.keys
+  const elements0 = w.budget.elements
+  const entries = new Map<string, AlignNode>()
+  if (input instanceof Map) {
+    for (const [k, v] of input) {
+      if (typeof k !== 'string') fail(`Map key ${describe(k)} is not a string`)
+      entries.set(k, node(v, w, join(key, k), depth + 1))
+    }
+  } else {
+    // the file's order when the record was read from one (see key-order.ts)
+    const obj = input as Record<string, unknown>
+    if ((obj as { [KEY_ORDER]?: unknown })[KEY_ORDER] === undefined) {
+      // no file order: JS's own, read in one pass (orderedKeys would give the same keys)
+      for (const [k, v] of Object.entries(obj)) entries.set(k, node(v, w, join(key, k), depth + 1))
+    } else {
+      for (const k of orderedKeys(obj)) entries.set(k, node(obj[k], w, join(key, k), depth + 1))
+    }
+  }
+  w.onPath.delete(input)
+  const result: RecordNode = { kind: 'record', entries }
+  w.memo.set(input, {
+    node: result,
+    keys: w.budget.keys - keys0,
+    elements: w.budget.elements - elements0,
+  })
+  return result
+}
+
+function arrayNode(input: unknown, fail: (r: string) => never): NdArray {
   if (typeof input === 'number')
     return { data: Float64Array.of(input), shape: [], dtype: 'float64' }
   if (typeof input === 'boolean')
     return { data: Uint8Array.of(input ? 1 : 0), shape: [], dtype: 'bool' }
   if (typeof input === 'bigint') {
-    if (input < -(2n ** 63n) || input >= 2n ** 63n) fail('bigint outside the int64 range')
+    if (input < -(2n ** 63n) || input >= 2n ** 63n)
+      fail(`${describe(input)} is outside the int64 range`)
     return { data: BigInt64Array.of(input), shape: [], dtype: 'int64' }
   }
   if (input === null || input === undefined)
@@ -86,23 +188,10 @@ export function normalize(input: unknown, side: Side = 'actual', key = ''): Alig
     const dtype = dtypeOfStorage(input) ?? fail(`unsupported array type ${input.constructor.name}`)
     return { data: input, shape: [input.length], dtype } as NdArray
   }
-  if (Array.isArray(input)) return fromNested(input, fail)
+  if (Array.isArray(input)) return fromNested(input, fail) as NdArray
   if (isTensorLike(input)) return fromTensor(input, fail)
   if (isNdArrayLike(input)) return fromParts(input, fail)
-  if (input instanceof Map) {
-    const entries = new Map<string, AlignNode>()
-    for (const [k, v] of input) {
-      if (typeof k !== 'string') fail(`Map key ${String(k)} is not a string`)
-      entries.set(k, normalize(v, side, join(key, k)))
-    }
-    return { kind: 'record', entries }
-  }
   const proto = Object.getPrototypeOf(input)
-  if (proto === Object.prototype || proto === null) {
-    const entries = new Map<string, AlignNode>()
-    for (const [k, v] of Object.entries(input)) entries.set(k, normalize(v, side, join(key, k)))
-    return { kind: 'record', entries }
-  }
   return fail(`unsupported object ${proto?.constructor?.name ?? 'with no constructor'}`)
 }
 
@@ -116,15 +205,12 @@ function isNdArrayLike(v: object): v is NdArrayLike {
   return Array.isArray(t.shape) && (isTypedArray(t.data) || Array.isArray(t.data))
 }
 
-/** numpy's own limit on the number of dimensions. */
-export const MAX_DIMS = 64
-
 function checkShape(shape: readonly unknown[], fail: (r: string) => never): number {
   if (shape.length > MAX_DIMS) fail(`${shape.length} dimensions, more than numpy's ${MAX_DIMS}`)
   let size = 1
   for (const d of shape) {
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0)
-      fail(`bad shape [${shape.join(', ')}]`)
+      fail(`bad shape [${shape.map(describe).join(', ')}]`)
     size *= d as number
   }
   return size
@@ -133,18 +219,29 @@ function checkShape(shape: readonly unknown[], fail: (r: string) => never): numb
 function fromTensor(t: TensorLike, fail: (r: string) => never): NdArray {
   if (t.isDisposed) fail('the tensor is disposed')
   // TF.js dtypes that have no numpy counterpart here are refused by name.
-  if (!isDType(t.dtype)) fail(`unsupported tensor dtype '${t.dtype}'`)
+  if (!isDType(t.dtype)) fail(`unsupported tensor dtype '${excerpt(t.dtype)}'`)
   const dtype = t.dtype as DType
   const size = checkShape(t.shape, fail)
-  const raw = t.dataSync()
-  if (raw.length !== size)
-    fail(`dataSync() gave ${raw.length} values for shape [${t.shape.join(', ')}]`)
-  return { data: toStorage(raw, dtype), shape: [...t.shape], dtype } as NdArray
+  const raw: unknown = t.dataSync()
+  if (
+    !isTypedArray(raw) &&
+    !Array.isArray(raw) &&
+    !(
+      typeof raw === 'object' &&
+      raw !== null &&
+      typeof (raw as ArrayLike<unknown>).length === 'number'
+    )
+  )
+    fail(`dataSync() gave ${describe(raw)}, not an array`)
+  const values = raw as ArrayLike<unknown>
+  if (values.length !== size)
+    fail(`dataSync() gave ${values.length} values for shape [${t.shape.join(', ')}]`)
+  return { data: toStorage(values, dtype, fail), shape: [...t.shape], dtype } as NdArray
 }
 
 function fromParts(p: NdArrayLike, fail: (r: string) => never): NdArray {
   const size = checkShape(p.shape, fail)
-  if (p.dtype !== undefined && !isDType(p.dtype)) fail(`unknown dtype '${String(p.dtype)}'`)
+  if (p.dtype !== undefined && !isDType(p.dtype)) fail(`unknown dtype '${excerpt(p.dtype)}'`)
   const dtype =
     p.dtype ??
     (isTypedArray(p.data)
@@ -159,70 +256,12 @@ function fromParts(p: NdArrayLike, fail: (r: string) => never): NdArray {
   if (isTypedArray(p.data) && !(p.data instanceof STORAGE[dtype])) {
     fail(`dtype ${dtype} is stored in a ${STORAGE[dtype].name}, got a ${p.data.constructor.name}`)
   }
-  return { data: toStorage(p.data, dtype), shape: [...p.shape], dtype } as NdArray
-}
-
-/** The data in the storage of `dtype`: the same object when it already is, else a copy. */
-function toStorage(raw: ArrayLike<unknown>, dtype: DType): TypedArray {
-  const Ctor = STORAGE[dtype]
-  if (raw instanceof Ctor) return raw as TypedArray
-  const out = new Ctor(raw.length)
-  const big = dtype === 'int64' || dtype === 'uint64'
-  for (let i = 0; i < raw.length; i++) {
-    const v = raw[i]
-    const n = typeof v === 'boolean' ? Number(v) : (v as number)
-    if (big) out[i] = BigInt(Math.trunc(n))
-    else if (dtype === 'bool')
-      out[i] = n ? 1 : 0 // 0/1 as numpy stores it, whatever truthy number
-    else if (dtype === 'float16')
-      out[i] = float32ToHalf(Math.fround(n)) // numbers become half bits
-    else out[i] = n
-  }
-  return out
-}
-
-function fromNested(input: readonly unknown[], fail: (r: string) => never): NdArray {
-  const shape: number[] = []
-  let probe: unknown = input
-  while (Array.isArray(probe) || isTypedArray(probe)) {
-    const level = probe as ArrayLike<unknown>
-    shape.push(level.length)
-    if (level.length === 0) break
-    probe = level[0]
-  }
-  const dtype: DType = typeof probe === 'boolean' ? 'bool' : 'float64'
-  const size = shape.reduce((a, b) => a * b, 1)
-  const data = dtype === 'bool' ? new Uint8Array(size) : new Float64Array(size)
-  let at = 0
-  const walk = (level: unknown, depth: number, path: string): void => {
-    if (depth === shape.length) {
-      if (typeof level === 'number' && dtype === 'float64') data[at++] = level
-      else if (typeof level === 'boolean' && dtype === 'bool') data[at++] = level ? 1 : 0
-      else
-        fail(
-          `at ${path}: ${describe(level)} where a ${dtype === 'bool' ? 'boolean' : 'number'} was expected`,
-        )
-      return
-    }
-    if (!(Array.isArray(level) || isTypedArray(level))) {
-      fail(
-        `at ${path}: ${describe(level)} where an array of length ${shape[depth]} was expected (ragged nested array)`,
-      )
-    }
-    const arr = level as ArrayLike<unknown>
-    if (arr.length !== shape[depth]) {
-      fail(
-        `at ${path}: length ${arr.length} where ${shape[depth]} was expected (ragged nested array)`,
-      )
-    }
-    for (let i = 0; i < arr.length; i++) walk(arr[i], depth + 1, `${path}[${i}]`)
-  }
-  walk(input, 0, '')
-  return { data, shape, dtype } as NdArray
-}
-
-function describe(v: unknown): string {
-  if (Array.isArray(v)) return `an array of length ${v.length}`
-  if (isTypedArray(v)) return `a ${v.constructor.name}`
-  return typeof v === 'string' ? `the string '${v}'` : String(v)
+  const order = (p as { order?: unknown }).order
+  const data = toStorage(p.data, dtype, fail)
+  // passed through for renderers (see NdArray.order); the data is C order either way
+  return (
+    order === 'F' || order === 'C'
+      ? { data, shape: [...p.shape], dtype, order }
+      : { data, shape: [...p.shape], dtype }
+  ) as NdArray
 }

@@ -50,6 +50,8 @@ const OPTION_NAMES = Object.keys({
   allowVacuous: true,
   tolerances: true,
   keys: true,
+  maxKeys: true,
+  maxElements: true,
   reportDir: true,
   reporter: true,
 } satisfies Record<keyof AlignPluginOptions, true>)
