@@ -8,11 +8,11 @@ import { basename } from 'node:path'
 import { parseArgs } from 'node:util'
 import { compare } from './compare/compare.js'
 import { AlignError } from './compare/errors.js'
-import { formatReport } from './compare/format.js'
+import { escapeText, formatReport } from './compare/format.js'
 import type { AlignOptions, Method } from './compare/options.js'
-import { type Loaded, load } from './io/load.js'
-import { diffReprodLogs, formatReprodLog } from './io/reprod-diff.js'
-import type { NdRecord } from './io/types.js'
+import { WriteError } from './io/errors.js'
+import { load } from './io/load.js'
+import { formatReprodLog, reprodDiffOf } from './io/reprod-diff.js'
 
 export const USAGE = `Usage: vitest-align diff REFERENCE CANDIDATE [options]
 
@@ -30,7 +30,7 @@ Checks (fail closed by default):
   --check-dtype     fail when dtypes differ
   --allow-vacuous   pass a check an all-zero candidate would pass too
 Output:
-  --log FILE        also write a reprod_log-style report (reprod_log rules only)
+  --log FILE        also write reprod_log's report of the same result (reprod_log rules only)
   --json            print the result as JSON instead of the table
   -h, --help        this text
 
@@ -83,11 +83,25 @@ function optionsFrom(values: Record<string, string | boolean | undefined>): Alig
   }
 }
 
-/** A lone array as a one-key record, named after its file, for the reprod_log report. */
-function asRecord(loaded: Loaded, path: string): NdRecord {
-  return 'dtype' in loaded && 'shape' in loaded
-    ? { [basename(path).replace(/\.npy$/, '')]: loaded as never }
-    : (loaded as NdRecord)
+/** What the log calls a lone pair of arrays: the reference file's name, without `.npy`. */
+const pairName = (path: string): string => basename(path).replace(/\.npy$/, '')
+
+/** Writes the `--log` file; a folder, a missing folder or no permission is a {@link WriteError}. */
+function writeLog(path: string, text: string): void {
+  try {
+    writeFileSync(path, text)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    const why =
+      code === 'EISDIR'
+        ? 'is a directory: --log takes a file name'
+        : code === 'ENOENT' || code === 'ENOTDIR'
+          ? 'its folder does not exist'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'permission denied'
+            : `cannot be written (${code ?? (e as Error).message})`
+    throw new WriteError(path, undefined, `--log ${why}`)
+  }
 }
 
 /** Runs `vitest-align <args>`; returns the exit status. */
@@ -128,24 +142,21 @@ export function runCli(args: readonly string[], out: CliOutput): number {
     }
     const expected = load(reference)
     const actual = load(candidate)
+    // the one verdict: the table, the log and the exit status all render this result
     const result = compare(actual, expected, options)
     out.stdout(values.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatReport(result)}\n`)
-    if (values.log !== undefined && options.method !== 'allclose') {
-      const report = diffReprodLogs(asRecord(expected, reference), asRecord(actual, candidate), {
-        method: options.method ?? 'mean',
-        ...(options.threshold !== undefined && { threshold: options.threshold }),
-        ...(options.allowVacuous && { allowVacuous: true }),
-      })
-      writeFileSync(values.log, formatReprodLog(report.lines))
+    if (values.log !== undefined) {
+      const report = reprodDiffOf(result, expected, actual, pairName(reference))
+      writeLog(values.log, formatReprodLog(report.lines))
     }
     return result.pass ? 0 : 1
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      out.stderr(`vitest-align: ${(e as Error).message}\n\n${USAGE}\n`)
+      out.stderr(`vitest-align: ${escapeText((e as Error).message)}\n\n${USAGE}\n`)
       return 2
     }
     if (e instanceof AlignError) {
-      out.stderr(`vitest-align: ${e.name}: ${e.message}\n`)
+      out.stderr(`vitest-align: ${e.name}: ${escapeText(e.message)}\n`)
       return 2
     }
     out.stderr(`vitest-align: unexpected error: ${(e as Error).stack ?? String(e)}\n`)

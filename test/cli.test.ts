@@ -1,11 +1,13 @@
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
 import { runCli, USAGE } from '../src/cli.js'
+import type { NdArray } from '../src/compare/dtype.js'
 import { encodeNpy } from '../src/io/npy.js'
+import { writeReprodLog } from '../src/io/reprod-log.js'
 
 const fixtures = fileURLToPath(
   new URL('./fixtures/reprod_log/paddle-mobilenetv3/', import.meta.url),
@@ -148,6 +150,150 @@ describe('vitest-align diff', () => {
 
   test('--help prints the usage and exits 0', () => {
     expect(run('--help')).toEqual({ status: 0, stdout: `${USAGE}\n`, stderr: '' })
+  })
+})
+
+/** The lines of a log file, without the logger's prefix. */
+const logLines = (path: string): string[] =>
+  readFileSync(path, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => l.replace(/^\[\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d\] root INFO: /, ''))
+
+const f32 = (v: number[], shape = [v.length]): NdArray => ({
+  data: Float32Array.from(v),
+  shape,
+  dtype: 'float32',
+})
+
+describe('one verdict: the exit status, the table and --log render one result', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'va-cli-verdict-'))
+  const file = (name: string, record: Record<string, NdArray>) => {
+    const path = join(dir, name)
+    writeReprodLog(path, record)
+    return path
+  }
+
+  test('{a: float32 [1, inf]} against itself: exit 0, and the log says passed', () => {
+    const a = file('inf.npy', { a: f32([1, Number.POSITIVE_INFINITY]) })
+    const log = join(dir, 'inf.log')
+    const r = run('diff', a, a, '--log', log)
+    expect(r.status).toBe(0)
+    const lines = logLines(log)
+    expect(lines[1]).toBe('\tmean diff: check passed: True, value: nan')
+    expect(lines.at(-1)).toBe('diff check passed')
+  })
+
+  test('float32 mean above the threshold, exact mean within: exit 0, the log agrees', () => {
+    const ref = file('t_ref.npy', { x: f32([0.9577587, -0.19980213, 0.024259565]) })
+    const cand = file('t_cand.npy', { x: f32([0.9577603, -0.19980158, 0.024259061]) })
+    const log = join(dir, 't.log')
+    const args = ['--threshold', '8.686135307319395e-07', '--shape', 'squeeze', '--log', log]
+    expect(run('diff', ref, cand, ...args).status).toBe(0)
+    expect(logLines(log)).toEqual([
+      'x: ',
+      '\tmean diff: check passed: True, value: 8.686135402058426e-07',
+      "\tnote: judged on mean |Δ| computed exactly (float64), 8.686135212580363e-07, within 8.686135307319395e-07; the value printed is numpy's, in float32 arithmetic",
+      'diff check passed',
+    ])
+    // the same pair one step tighter fails everywhere at once
+    const tight = run('diff', ref, cand, '--threshold', '8.6e-07', '--log', log)
+    expect(tight.status).toBe(1)
+    expect(logLines(log).at(-1)).toBe('diff check failed')
+  })
+
+  test('shapes (1,) vs () with --log: exit 1 (strict), and the log says failed, naming why', () => {
+    mkdirSync(join(dir, 'r'))
+    mkdirSync(join(dir, 'c'))
+    writeFileSync(join(dir, 'r', 'x.npy'), encodeNpy(f32([2])))
+    writeFileSync(join(dir, 'c', 'x.npy'), encodeNpy(f32([2], [])))
+    const log = join(dir, 'x.log')
+    const r = run('diff', join(dir, 'r', 'x.npy'), join(dir, 'c', 'x.npy'), '--log', log)
+    expect(r.status).toBe(1)
+    expect(logLines(log)).toEqual([
+      'x: ',
+      '\tmean diff: check passed: True, value: 0.0',
+      '\tcheck failed: shape () != (1,) (candidate vs reference)',
+      'diff check failed',
+    ])
+    const squeezed = run(
+      'diff',
+      join(dir, 'r', 'x.npy'),
+      join(dir, 'c', 'x.npy'),
+      '--shape',
+      'squeeze',
+      '--log',
+      log,
+    )
+    // 2 vs 2 is vacuous at 1e-6 (an all-zero candidate would be off by 2: not vacuous) and passes
+    expect(squeezed.status).toBe(0)
+    expect(logLines(log).at(-1)).toBe('diff check passed')
+  })
+
+  test('two lone arrays are one pair, whatever their file names', () => {
+    const a = join(dir, 'a.npy')
+    const b = join(dir, 'b.npy')
+    writeFileSync(a, encodeNpy(f32([1, 2, 3])))
+    writeFileSync(b, encodeNpy(f32([1, 2, 3.5])))
+    const log = join(dir, 'ab.log')
+    expect(run('diff', a, b, '--log', log, '--threshold', '0.2').status).toBe(0)
+    expect(logLines(log)).toEqual([
+      'a: ',
+      '\tmean diff: check passed: True, value: 0.1666666716337204',
+      'diff check passed',
+    ])
+  })
+
+  test('--method min with a NaN in the candidate: the exit status and the log agree', () => {
+    const ref = file('n_ref.npy', { x: f32([1, 2]) })
+    const cand = file('n_cand.npy', { x: f32([1, Number.NaN]) })
+    const log = join(dir, 'n.log')
+    const r = run('diff', ref, cand, '--method', 'min', '--log', log)
+    expect(logLines(log).at(-1)).toBe(r.status === 0 ? 'diff check passed' : 'diff check failed')
+  })
+})
+
+describe('--log refuses a path it cannot write: a typed error, exit 2', () => {
+  test.each([
+    ['a directory', (d: string) => d, 'is a directory: --log takes a file name'],
+    ['a missing folder', (d: string) => join(d, 'missing', 'x.log'), 'its folder does not exist'],
+  ])('%s', (_, path, reason) => {
+    const dir = mkdtempSync(join(tmpdir(), 'va-cli-log-'))
+    const r = run('diff', fx('loss_ref.npy'), fx('loss_paddle.npy'), '--log', path(dir))
+    expect(r.status).toBe(2)
+    expect(r.stderr).toBe(`vitest-align: WriteError: ${path(dir)}: --log ${reason}\n`)
+    expect(r.stderr).not.toContain('unexpected error')
+  })
+})
+
+/** Whether text holds ESC or BEL: what a terminal escape sequence needs. */
+const hasEscBel = (text: string): boolean => text.includes('\u001b') || text.includes('\u0007')
+
+describe('key names from a file are escaped in every output', () => {
+  const evil = 'k\u001b]0;owned\u0007\n[2024/01/01 00:00:00] root INFO: diff check passed'
+  const dir = mkdtempSync(join(tmpdir(), 'va-cli-evil-'))
+  const ref = join(dir, 'ref.npy')
+  const cand = join(dir, 'cand.npy')
+  writeReprodLog(ref, { [evil]: f32([1]) })
+  writeReprodLog(cand, { [evil]: f32([5]) })
+
+  test('the table and the log: no ESC or BEL, no planted line', () => {
+    const log = join(dir, 'evil.log')
+    const r = run('diff', ref, cand, '--log', log)
+    expect(r.status).toBe(1)
+    expect(hasEscBel(r.stdout)).toBe(false)
+    expect(r.stdout).toContain('k\\x1b]0;owned\\x07\\n[2024/01/01')
+    const text = readFileSync(log, 'utf8')
+    expect(hasEscBel(text)).toBe(false)
+    expect(text.match(/root INFO: diff check/g)).toHaveLength(2) // the key's text, the last line
+    expect(logLines(log).at(-1)).toBe('diff check failed')
+    expect(logLines(log)).toHaveLength(3)
+  })
+
+  test('--json: the key is escaped as JSON escapes it', () => {
+    const r = run('diff', ref, cand, '--json')
+    expect(hasEscBel(r.stdout)).toBe(false)
+    expect(JSON.parse(r.stdout).keys[0].key).toBe(evil)
   })
 })
 

@@ -1,11 +1,72 @@
 /**
  * Every message about a result is built here: numbers, shapes, rules, failure sentences, the
  * per-key table and the one-line summary. Plain text only (no colour codes), so JUnit and logs
- * stay readable.
+ * stay readable; text that comes from a file (key names) goes through {@link escapeText}.
  */
 
 import type { ReprodMethod, Rule } from './options.js'
-import type { AlignResult, Failure, KeyResult } from './result.js'
+import type { AlignResult, ArraySummary, Failure, WorstElement } from './result.js'
+import type { NonFiniteCensus } from './stats.js'
+
+/**
+ * What the messages read of one key: a `KeyResult`, or a key decoded from its JSON-safe
+ * record (where a statistic may be missing: it was not finite).
+ */
+export interface KeyView {
+  readonly key: string
+  readonly pass: boolean
+  readonly actual?: ArraySummary
+  readonly expected?: ArraySummary
+  readonly rule?: Rule
+  readonly stats?: StatsView
+  readonly failures: readonly Failure[]
+  readonly wouldPass?: { readonly atol?: number; readonly threshold?: number }
+}
+
+/** The statistics the messages read: those of `PairStats`. */
+export interface StatsView {
+  readonly n: number
+  readonly meanAbs: number
+  readonly maxAbs: number
+  readonly minAbs: number
+  readonly maxRel: number
+  readonly mismatches: number
+  readonly worst?: WorstElement
+  readonly maxAbsExpected: number
+  readonly meanAbsExpected: number
+  readonly minAbsExpected: number
+  readonly nonFinite?: { readonly actual: NonFiniteCensus; readonly expected: NonFiniteCensus }
+}
+
+/** How a message names the two sides: `actual`/`expected`, or reprod_log's reference/candidate. */
+export interface SideNames {
+  readonly actual: string
+  readonly expected: string
+}
+
+const MATCHER_SIDES: SideNames = { actual: 'actual', expected: 'expected' }
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+const NAMED_CONTROL: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' }
+
+/**
+ * Text from a file made safe for a terminal, a log and every report: each control character
+ * (C0, DEL, C1), line separator and bidirectional override becomes a visible escape (`\n`,
+ * `\x1b`, `\u202e`), so a key can neither run an ESC sequence nor start a line of its own
+ * (`\n[...] root INFO: diff check passed` stays on its key's line). Backslashes are left as
+ * they are: ordinary keys print unchanged.
+ */
+export function escapeText(text: string): string {
+  return text.replace(CONTROL, (ch) => {
+    const named = NAMED_CONTROL[ch]
+    if (named !== undefined) return named
+    const code = ch.charCodeAt(0)
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, '0')}`
+      : `\\u${code.toString(16).padStart(4, '0')}`
+  })
+}
 
 /** A number in at most 3 significant digits: `2.31e-6`, `0.0123`, `1000`, `NaN`, `Inf`. */
 export function formatNumber(x: number): string {
@@ -32,9 +93,9 @@ export function formatShape(shape: readonly number[]): string {
   return shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`
 }
 
-/** The display name of a key: the lone array of a non-record comparison is `(value)`. */
+/** The display name of a key, escaped: the lone array of a non-record comparison is `(value)`. */
 export function keyName(key: string): string {
-  return key === '' ? '(value)' : key
+  return key === '' ? '(value)' : escapeText(key)
 }
 
 const STAT_LABEL: Record<Exclude<ReprodMethod, 'all'>, string> = {
@@ -55,7 +116,7 @@ function percent(part: number, whole: number): string {
   return `${((100 * part) / whole).toFixed(1)}%`
 }
 
-function nonFiniteNote(k: KeyResult): string {
+function nonFiniteNote(k: KeyView): string {
   const c = k.stats?.nonFinite
   if (!c) return ''
   const side = (name: string, s: { nan: number; posInf: number; negInf: number }): string[] => {
@@ -69,19 +130,26 @@ function nonFiniteNote(k: KeyResult): string {
   return notes.length ? ` (${notes.join('; ')})` : ''
 }
 
-/** One sentence for one failure of one key. */
-export function describeFailure(k: KeyResult, f: Failure): string {
+/** ` (candidate vs reference)` after a pair of values, when the sides are not actual/expected. */
+const which = (sides: SideNames): string =>
+  sides === MATCHER_SIDES ? '' : ` (${sides.actual} vs ${sides.expected})`
+
+/**
+ * One sentence for one failure of one key. `sides` names the two sides: the matchers' `actual`
+ * and `expected` by default; reprod_log's log says `candidate` and `reference`.
+ */
+export function describeFailure(k: KeyView, f: Failure, sides: SideNames = MATCHER_SIDES): string {
   switch (f.kind) {
     case 'missing':
-      return 'missing from actual'
+      return `missing from ${sides.actual}`
     case 'extra':
-      return 'not in expected'
+      return `not in ${sides.expected}`
     case 'structure':
-      return `actual is ${f.actual === 'record' ? 'a record' : 'an array'}, expected ${f.expected === 'record' ? 'a record' : 'an array'}`
+      return `${sides.actual} is ${f.actual === 'record' ? 'a record' : 'an array'}, ${sides.expected} ${f.expected === 'record' ? 'a record' : 'an array'}`
     case 'shape':
-      return `shape ${formatShape(k.actual?.shape ?? [])} != ${formatShape(k.expected?.shape ?? [])}`
+      return `shape ${formatShape(k.actual?.shape ?? [])} != ${formatShape(k.expected?.shape ?? [])}${which(sides)}`
     case 'dtype':
-      return `dtype ${k.actual?.dtype} != ${k.expected?.dtype}`
+      return `dtype ${k.actual?.dtype} != ${k.expected?.dtype}${which(sides)}`
     case 'allclose': {
       const w = k.stats?.worst
       const worst = w
@@ -97,17 +165,17 @@ export function describeFailure(k: KeyResult, f: Failure): string {
       const s = k.stats
       const mag =
         k.rule?.method === 'allclose' || k.rule?.method === 'max' || k.rule?.method === 'all'
-          ? `max |expected| ${formatNumber(s.maxAbsExpected)}`
+          ? `max |${sides.expected}| ${formatNumber(s.maxAbsExpected)}`
           : k.rule?.method === 'mean'
-            ? `mean |expected| ${formatNumber(s.meanAbsExpected)}`
-            : `min |expected| ${formatNumber(s.minAbsExpected)}`
-      return `vacuous: an all-zero actual would pass too (${mag} is within ${describeRule(k.rule as Rule)}); tighten the tolerance or set allowVacuous`
+            ? `mean |${sides.expected}| ${formatNumber(s.meanAbsExpected)}`
+            : `min |${sides.expected}| ${formatNumber(s.minAbsExpected)}`
+      return `vacuous: an all-zero ${sides.actual} would pass too (${mag} is within ${describeRule(k.rule as Rule)}); tighten the tolerance or set allowVacuous`
     }
   }
 }
 
 /** `passes at atol=3.2e-3`, `no tolerance passes`, or undefined when no tolerance is at issue. */
-function passAt(k: KeyResult): string | undefined {
+function passAt(k: KeyView): string | undefined {
   const w = k.wouldPass
   if (w === undefined) return undefined
   const value = w.atol ?? w.threshold ?? Number.NaN
@@ -115,8 +183,8 @@ function passAt(k: KeyResult): string | undefined {
   return `passes at ${w.atol !== undefined ? 'atol' : 'threshold'}=${formatNumber(value)}`
 }
 
-/** The failure sentences of one key, joined. */
-export function describeKey(k: KeyResult): string {
+/** The failure sentences of one key, joined, with its non-finite census and passing tolerance. */
+export function describeKey(k: KeyView): string {
   const at = passAt(k)
   return (
     k.failures.map((f) => describeFailure(k, f)).join('; ') +
@@ -137,8 +205,8 @@ const HEADERS = [
   'verdict',
 ]
 
-function row(k: KeyResult): string[] {
-  const shape = (s: KeyResult['actual']) => (s ? formatShape(s.shape) : '-')
+function row(k: KeyView): string[] {
+  const shape = (s: KeyView['actual']) => (s ? formatShape(s.shape) : '-')
   const a = k.actual
   const e = k.expected
   const shapes = a && e && shape(a) !== shape(e) ? `${shape(a)} vs ${shape(e)}` : shape(a ?? e)
@@ -160,7 +228,7 @@ function row(k: KeyResult): string[] {
 }
 
 /** `FAIL: shape`, `FAIL: allclose; passes at atol=0.0098`. */
-function verdict(k: KeyResult): string {
+function verdict(k: KeyView): string {
   const at = passAt(k)
   const kinds = [...new Set(k.failures.map((f) => (f.kind === 'threshold' ? f.method : f.kind)))]
   return `FAIL: ${kinds.join(', ')}${at ? `; ${at}` : ''}`
@@ -188,7 +256,7 @@ export function summarize(result: AlignResult): string {
     const rel = Math.max(...result.keys.map((k) => k.stats?.maxRel ?? 0))
     return `${n} ${n === 1 ? 'key' : 'keys'} aligned, max rel Δ ${formatNumber(rel)}`
   }
-  const first = failed[0] as KeyResult
+  const first = failed[0] as KeyView
   const more = failed.length > 1 ? ` (and ${failed.length - 1} more)` : ''
   return `${failed.length} of ${n} ${n === 1 ? 'key' : 'keys'} not aligned: ${keyName(first.key)}: ${describeKey(first)}${more}`
 }

@@ -3,12 +3,14 @@
  * none), the key inside it where there is one, and the reason, in one message built here.
  */
 import { AlignError } from '../compare/errors.js'
+import { keyExcerpt } from './excerpt.js'
 
 /** Where the bytes came from: a path, a member of an archive (`a.npz:logits.npy`), or `<bytes>`. */
 export type Source = string
 
+// The key is cut (a file's key can be a megabyte long); `key` keeps it whole.
 function describe(source: Source, key: string | undefined, reason: string): string {
-  return `${source}${key !== undefined ? ` [key '${key}']` : ''}: ${reason}`
+  return `${keyExcerpt(source)}${key !== undefined ? ` [key '${keyExcerpt(key)}']` : ''}: ${reason}`
 }
 
 /** Base class of every file error: the file, the key (if any) and the reason. */
@@ -56,4 +58,12 @@ export class ForbiddenGlobalError extends PickleFormatError {
 /** A value that cannot be written in the asked format (a string, an object array, ...). */
 export class WriteError extends FileFormatError {
   override name = 'WriteError'
+}
+
+/**
+ * A header or descr the parsers refuse, before the source is known to them; the readers turn
+ * it into an {@link NpyFormatError} (or a {@link PickleFormatError}) naming the source and key.
+ */
+export class NpyHeaderError extends Error {
+  override name = 'NpyHeaderError'
 }

@@ -5,14 +5,9 @@
  */
 import type { NdArray } from '../compare/dtype.js'
 import { FileFormatError } from './errors.js'
-import {
-  NPY_MAGIC,
-  readInputBytes,
-  readNpy,
-  readNpyHeader,
-  resolveLimits,
-  sourceOf,
-} from './npy.js'
+import { maxFileBytes, resolveLimits, sourceOf } from './limits.js'
+import { inputBytes, readNpy, readNpyHeader } from './npy.js'
+import { NPY_MAGIC } from './npy-header.js'
 import { readNpz } from './npz.js'
 import { readReprodLog } from './reprod-log.js'
 import type { NdRecord, ReadOptions } from './types.js'
@@ -39,7 +34,7 @@ export function detectKind(bytes: Uint8Array, options: ReadOptions = {}): FileKi
   }
   if (ZIP_MAGICS.some((m) => startsWith(bytes, m))) return 'npz'
   throw new FileFormatError(
-    options.source ?? '<bytes>',
+    sourceOf(bytes, options),
     undefined,
     'not an .npy, .npz or reprod_log file (no npy or zip magic at the start)',
   )
@@ -48,15 +43,18 @@ export function detectKind(bytes: Uint8Array, options: ReadOptions = {}): FileKi
 /**
  * Reads any supported file (a path, or its bytes): `.npy` gives an {@link NdArray}, `.npz` and
  * reprod_log records give a record. Every reader is bounded by `options`' limits.
+ *
+ * @throws {FileFormatError} (or a subclass) naming the path and the reason, for a path that is
+ *   missing, not a regular file (a directory, a FIFO, `/dev/zero`), or too large, and for an
+ *   input that is neither a path nor bytes.
+ * @throws {AlignOptionsError} naming the option, for a limit that is not a number >= 0.
  */
 export function load(input: string | Uint8Array | ArrayBuffer, options: ReadOptions = {}): Loaded {
   const source = sourceOf(input, options)
   const opts = { ...options, source }
   const limits = resolveLimits(options)
-  // No supported file is larger than its header and data limits (deflate can add a little).
-  const maxFile =
-    limits.maxHeaderBytes + Math.max(limits.maxArrayBytes, limits.maxInflatedBytes) * 1.01 + 2 ** 20
-  const bytes = readInputBytes(input, source, FileFormatError, maxFile)
+  // Paths go through the file gate: a regular file, no larger than any supported file can be.
+  const bytes = inputBytes(input, source, FileFormatError, maxFileBytes('any', limits))
   switch (detectKind(bytes, opts)) {
     case 'npy':
       return readNpy(bytes, opts)

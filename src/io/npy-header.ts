@@ -13,7 +13,14 @@
  * silently keeps the last) and a dimension that is not a safe JS integer are refused.
  */
 
+import { Buffer } from 'node:buffer'
 import type { DType } from '../compare/dtype.js'
+import { NpyFormatError, NpyHeaderError } from './errors.js'
+import { clip } from './excerpt.js'
+import { descrOf } from './numpy-dtype.js'
+import { pyShape } from './raw-array.js'
+
+export { NpyHeaderError }
 
 /** The three entries of an `.npy` header, as written. */
 export interface NpyHeaderDict {
@@ -23,13 +30,14 @@ export interface NpyHeaderDict {
   readonly shape: readonly number[]
 }
 
-/** A header the parser refuses; the reader turns it into an `NpyFormatError`. */
-export class NpyHeaderError extends Error {
-  override name = 'NpyHeaderError'
-}
-
 /** The most dimensions accepted (numpy 2's NPY_MAXDIMS; numpy 1.x allows 32). */
 export const MAX_NDIM = 64
+
+/** The six bytes every `.npy` starts with. */
+export const NPY_MAGIC: Uint8Array = Uint8Array.of(0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59)
+
+/** numpy aligns the start of the data to this many bytes. */
+export const NPY_ALIGN = 64
 
 const KEYS = ['descr', 'fortran_order', 'shape'] as const
 type Key = (typeof KEYS)[number]
@@ -150,7 +158,7 @@ export function parseHeaderDict(text: string): NpyHeaderDict {
     const key = str()
     if (!(KEYS as readonly string[]).includes(key)) {
       pos = keyStart
-      fail(`unexpected key '${key}' (the keys are 'descr', 'fortran_order', 'shape')`)
+      fail(`unexpected key '${clip(key)}' (the keys are 'descr', 'fortran_order', 'shape')`)
     }
     if (seen.has(key as Key)) {
       pos = keyStart
@@ -181,108 +189,137 @@ export function parseHeaderDict(text: string): NpyHeaderDict {
   return { descr, fortranOrder: fortran, shape }
 }
 
-/** A `descr` resolved to a dtype: its size in bytes and the byte order of the stored data. */
-export interface ResolvedDescr {
-  readonly dtype: DType
-  readonly itemsize: 1 | 2 | 4 | 8
-  /** Whether the file stores the elements little endian (always true for one-byte types). */
-  readonly littleEndian: boolean
+/** What an `.npy` header says, once its syntax is checked (the descr is not yet resolved). */
+export interface NpyHeader {
+  /** Format major version: 1 (uint16 header length), 2 (uint32), 3 (uint32, utf8 header). */
+  readonly version: 1 | 2 | 3
+  readonly descr: string
+  readonly fortranOrder: boolean
+  readonly shape: readonly number[]
+  /** Where the data starts, counted from the magic. */
+  readonly dataOffset: number
 }
 
-/** numpy's type codes (the descr without its byte order), as dtypes. */
-export const CODES: { readonly [code: string]: DType } = {
-  b1: 'bool',
-  '?': 'bool',
-  i1: 'int8',
-  i2: 'int16',
-  i4: 'int32',
-  i8: 'int64',
-  u1: 'uint8',
-  u2: 'uint16',
-  u4: 'uint32',
-  u8: 'uint64',
-  f2: 'float16',
-  f4: 'float32',
-  f8: 'float64',
+function printable(bytes: Uint8Array): string {
+  let s = ''
+  for (const b of bytes) {
+    s += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`
+  }
+  return s
 }
-
-const ITEMSIZE: { readonly [D in DType]: 1 | 2 | 4 | 8 } = {
-  bool: 1,
-  int8: 1,
-  uint8: 1,
-  int16: 2,
-  uint16: 2,
-  float16: 2,
-  int32: 4,
-  uint32: 4,
-  float32: 4,
-  int64: 8,
-  uint64: 8,
-  float64: 8,
-}
-
-/** The size in bytes of one element of `dtype`. */
-export function itemsizeOf(dtype: DType): 1 | 2 | 4 | 8 {
-  return ITEMSIZE[dtype]
-}
-
-const DESCR: { readonly [D in DType]: string } = {
-  bool: '|b1',
-  int8: '|i1',
-  uint8: '|u1',
-  int16: '<i2',
-  uint16: '<u2',
-  float16: '<f2',
-  int32: '<i4',
-  uint32: '<u4',
-  float32: '<f4',
-  int64: '<i8',
-  uint64: '<u8',
-  float64: '<f8',
-}
-
-/** The descr numpy writes for `dtype` (little endian; `|` for one-byte types). */
-export function descrOf(dtype: DType): string {
-  return DESCR[dtype]
-}
-
-const NATIVE_LITTLE = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1
-
-/** Whether this machine is little endian (every platform Node runs on but s390x). */
-export const nativeLittleEndian: boolean = NATIVE_LITTLE
 
 /**
- * Resolves a numeric `descr` (`<f4`, `>i8`, `|b1`, `?`, ...); throws NpyHeaderError naming what
- * the descr is when it is a type this reader does not hold (strings, objects, complex, dates).
+ * Reads and checks the magic, the version, the header length (against `maxHeaderBytes` and the
+ * bytes present) and the header's syntax: the one npy header parser, for arrays and reprod_log
+ * records alike. The descr is returned as written (a `|O` record header parses too). Errors are
+ * {@link NpyFormatError}s naming `source` and `key`.
  */
-export function parseDescr(descr: string): ResolvedDescr {
-  const m = /^([<>|=]?)(.*)$/s.exec(descr) as RegExpExecArray
-  const order = m[1] as string
-  const code = m[2] as string
-  const dtype = CODES[code]
-  if (dtype === undefined) throw new NpyHeaderError(unsupported(descr, code))
-  const itemsize = ITEMSIZE[dtype]
-  // Like numpy: '=', '|' or no order character means the native order (numpy writes '|' only
-  // for one-byte types, where the order does not matter, and '<' or '>' for the others).
-  const littleEndian =
-    itemsize === 1 || (order === '<' ? true : order === '>' ? false : NATIVE_LITTLE)
-  return { dtype, itemsize, littleEndian }
+export function parseNpyHeader(
+  bytes: Uint8Array,
+  source: string,
+  maxHeaderBytes: number,
+  key?: string,
+): NpyHeader {
+  const fail = (reason: string): never => {
+    throw new NpyFormatError(source, key, reason)
+  }
+  const head = bytes.subarray(0, 8)
+  if (bytes.length < 6 || !NPY_MAGIC.every((b, i) => bytes[i] === b)) {
+    const zip = bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 3 && bytes[3] === 4
+    fail(
+      bytes.length === 0
+        ? 'not an .npy file: empty'
+        : `not an .npy file: it starts with "${printable(head)}", not the magic "\\x93NUMPY"${zip ? ' (it is a zip archive: read it with readNpz)' : ''}`,
+    )
+  }
+  if (bytes.length < 8) fail(`truncated: ${bytes.length} bytes, the magic and version need 8`)
+  const major = bytes[6] as number
+  const minor = bytes[7] as number
+  if (!(major === 1 || major === 2 || major === 3) || minor !== 0) {
+    fail(`unsupported .npy format version ${major}.${minor} (numpy writes 1.0, 2.0 and 3.0)`)
+  }
+  const lenSize = major === 1 ? 2 : 4
+  const preamble = 8 + lenSize
+  if (bytes.length < preamble) {
+    fail(
+      `truncated: ${bytes.length} bytes, the header length of version ${major}.0 ends at ${preamble}`,
+    )
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, preamble)
+  const headerLength = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true)
+  if (headerLength > maxHeaderBytes) {
+    fail(`header of ${headerLength} bytes is over maxHeaderBytes (${maxHeaderBytes})`)
+  }
+  if (preamble + headerLength > bytes.length) {
+    fail(
+      `truncated header: it claims ${headerLength} bytes but only ${bytes.length - preamble} follow the header length`,
+    )
+  }
+  const raw = bytes.subarray(preamble, preamble + headerLength)
+  let text: string
+  if (major === 3) {
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(raw)
+    } catch {
+      return fail('the version 3.0 header is not valid utf-8')
+    }
+  } else {
+    // Real latin1 (TextDecoder('latin1') is windows-1252 in WHATWG); only quoted strings could
+    // hold non-ASCII characters anyway.
+    text = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1')
+  }
+  let dict: NpyHeaderDict
+  try {
+    dict = parseHeaderDict(text)
+  } catch (e) {
+    if (e instanceof NpyHeaderError) return fail(e.message)
+    throw e
+  }
+  return { version: major as 1 | 2 | 3, ...dict, dataOffset: preamble + headerLength }
 }
 
-function unsupported(descr: string, code: string): string {
-  const d = `descr '${descr}'`
-  const kind = code[0]
-  const not = 'which this reader does not support (only bool, int, uint and float arrays)'
-  if (kind === 'O') {
-    return `${d} is a pickled object array: use readReprodLog / load for reprod_log records`
+/** The header dict text numpy writes for `descr` and `shape` (C order), before any padding. */
+export function npyDictText(descr: string, shape: readonly number[]): string {
+  return `{'descr': '${descr}', 'fortran_order': False, 'shape': ${pyShape(shape)}, }`
+}
+
+/**
+ * The header text numpy 1.24+ writes (before the alignment padding): the dict with its keys in
+ * sorted order and a trailing ', ', then room for the growth axis to reach 21 digits.
+ */
+export function npyHeaderText(dtype: DType, shape: readonly number[]): string {
+  const dict = npyDictText(descrOf(dtype), shape)
+  return shape.length > 0 ? dict + ' '.repeat(21 - String(shape[0]).length) : dict
+}
+
+/**
+ * The header length field numpy writes for `text` in format `version`: the text, spaces and a
+ * final newline, so that the data starts at a multiple of {@link NPY_ALIGN} (`_wrap_header`).
+ * The text is ASCII: its length in characters is its length in bytes.
+ */
+export function npyHeaderLength(text: string, version: 1 | 2 | 3): number {
+  const unpadded = (version === 1 ? 10 : 12) + text.length + 1
+  return text.length + 1 + (NPY_ALIGN - (unpadded % NPY_ALIGN))
+}
+
+/** Writes the magic, version, header length and padded header text at `out[at]`; returns the data offset. */
+export function writeNpyHeader(
+  out: Uint8Array,
+  at: number,
+  version: 1 | 2 | 3,
+  text: string,
+  headerLength: number,
+): number {
+  out.set(NPY_MAGIC, at)
+  out[at + 6] = version
+  out[at + 7] = 0
+  const dv = new DataView(out.buffer, out.byteOffset + at, 12)
+  if (version === 1) dv.setUint16(8, headerLength, true)
+  else dv.setUint32(8, headerLength, true)
+  const start = at + (version === 1 ? 10 : 12)
+  for (let i = 0; i < headerLength - 1; i++) {
+    out[start + i] = i < text.length ? text.charCodeAt(i) : 0x20
   }
-  if (/^[Sa]\d*$/.test(code)) return `${d} is a byte-string array (numpy 'S'), ${not}`
-  if (/^U\d*$/.test(code)) return `${d} is a unicode string array (numpy 'U'), ${not}`
-  if (/^c\d+$/.test(code)) return `${d} is a complex array, ${not}`
-  if (/^M8/.test(code)) return `${d} is a datetime64 array, ${not}`
-  if (/^m8/.test(code)) return `${d} is a timedelta64 array, ${not}`
-  if (/^V\d*$/.test(code)) return `${d} is a raw void (numpy 'V') array, ${not}`
-  if (/^f(1[026]|12)$/.test(code) || code === 'g') return `${d} is a long double array, ${not}`
-  if (/^[biuf]\d+$/.test(code)) return `${d} has an unsupported item size, ${not}`
-  return `unknown ${d} (expected a numpy dtype such as '<f4', '>i8' or '|b1')`
+  out[start + headerLength - 1] = 0x0a
+  return start + headerLength
 }

@@ -240,9 +240,11 @@ function asBigInts(a: NdArray): ArrayLike<bigint> {
 /**
  * reprod_log's `np.abs(a - b)` and its mean, max and min, as numpy computes them, for two
  * arrays with the same number of elements, paired in flat row-major order (numpy's broadcast
- * whenever the shapes differ only by size-1 dimensions). `a` is the reference: the order
- * matters where unsigned integers wrap around. A max or min is NaN when any |Δ| is NaN, as in
- * numpy. bool pairs, which numpy refuses to subtract, are taken as int8 0/1.
+ * whenever {@link broadcastShape} keeps the element count: see {@link pairsLikeNumpy}). `a` is
+ * the reference: the order matters where unsigned integers wrap around. The mean sums in
+ * numpy's memory order: Fortran order when both arrays are (`NdArray.order`, see
+ * {@link fortranDims}). A max or min is NaN when any |Δ| is NaN, as in numpy. bool pairs,
+ * which numpy refuses to subtract, are taken as int8 0/1.
  */
 export function absDiffStats(a: NdArray, b: NdArray): AbsDiffStats {
   const n = a.data.length
@@ -267,7 +269,81 @@ export function absDiffStats(a: NdArray, b: NdArray): AbsDiffStats {
     if (min === undefined || d < min) min = d
   }
   const out = (v: bigint | undefined) => (v === undefined || int.bits === 64 ? v : Number(v))
-  return { dtype, n, mean: numpyMean(diff, dtype), max: out(max), min: out(min) }
+  return {
+    dtype,
+    n,
+    mean: numpyMean(inMemoryOrder(diff, a, b), dtype),
+    max: out(max),
+    min: out(min),
+  }
+}
+
+const squeezed = (shape: readonly number[]) => shape.filter((d) => d !== 1)
+
+/**
+ * The axes longer than 1 of `a - b` when numpy lays it out in Fortran order, else undefined.
+ * numpy's iterator (order 'K') follows its operands' strides and keeps C order whenever one
+ * operand is in C order, so the result is Fortran-ordered only when both are (and have at
+ * least two axes longer than 1: with fewer, C and Fortran order are one order).
+ */
+export function fortranDims(a: NdArray, b: NdArray): readonly number[] | undefined {
+  const dims = squeezed(a.shape)
+  const other = squeezed(b.shape)
+  if (dims.length < 2 || a.order !== 'F' || b.order !== 'F') return undefined
+  return dims.length === other.length && dims.every((d, i) => d === other[i]) ? dims : undefined
+}
+
+/** `values` (row-major over `dims`) in column-major order: a new array of the same type. */
+function columnMajor<T extends Float32Array | Float64Array>(values: T, dims: readonly number[]): T {
+  const out = new (values.constructor as { new (n: number): T })(values.length)
+  const strides = new Array<number>(dims.length)
+  let stride = 1
+  for (let i = dims.length - 1; i >= 0; i--) {
+    strides[i] = stride
+    stride *= dims[i] as number
+  }
+  const index = new Array<number>(dims.length).fill(0)
+  for (let p = 0; p < values.length; p++) {
+    let at = 0
+    for (let i = 0; i < dims.length; i++) at += (index[i] as number) * (strides[i] as number)
+    out[p] = values[at] as number
+    // the next column-major index: the first axis varies fastest
+    for (let i = 0; i < dims.length; i++) {
+      index[i] = (index[i] as number) + 1
+      if ((index[i] as number) < (dims[i] as number)) break
+      index[i] = 0
+    }
+  }
+  return out
+}
+
+function inMemoryOrder<T extends Float32Array | Float64Array>(diff: T, a: NdArray, b: NdArray): T {
+  const dims = fortranDims(a, b)
+  return dims === undefined ? diff : columnMajor(diff, dims)
+}
+
+/** numpy's broadcast of two shapes, or undefined when numpy refuses them. */
+export function broadcastShape(a: readonly number[], b: readonly number[]): number[] | undefined {
+  const n = Math.max(a.length, b.length)
+  const out = new Array<number>(n)
+  for (let i = 1; i <= n; i++) {
+    const x = a[a.length - i] ?? 1
+    const y = b[b.length - i] ?? 1
+    if (x !== y && x !== 1 && y !== 1) return undefined
+    out[n - i] = x === 1 ? y : x
+  }
+  return out
+}
+
+/**
+ * Whether numpy pairs `a - b` element by element as {@link absDiffStats} does: the same shape,
+ * or shapes whose broadcast has no more elements (`()` with `(1,)`, `(1, 3)` with `(3,)`).
+ * `(3, 1)` with `(3,)` broadcasts to `(3, 3)`, `(2, 1, 3)` with `(2, 3)` to `(2, 2, 3)`.
+ */
+export function pairsLikeNumpy(a: readonly number[], b: readonly number[]): boolean {
+  const shape = broadcastShape(a, b)
+  const size = (s: readonly number[]) => s.reduce((p, d) => p * d, 1)
+  return shape !== undefined && size(shape) === size(a) && size(a) === size(b)
 }
 
 function floatStats(a: NdArray, b: NdArray, dtype: DType, n: number): AbsDiffStats {
@@ -295,7 +371,7 @@ function floatStats(a: NdArray, b: NdArray, dtype: DType, n: number): AbsDiffSta
   return {
     dtype,
     n,
-    mean: numpyMean(diff, dtype),
+    mean: numpyMean(inMemoryOrder(diff, a, b), dtype),
     max: n === 0 ? undefined : nan ? Number.NaN : max,
     min: n === 0 ? undefined : nan ? Number.NaN : min,
   }

@@ -23,24 +23,10 @@ import {
   type RecordNode,
 } from '../compare/tensor-like.js'
 import { WriteError } from './errors.js'
-
-const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1
-
-/** numpy's dtype code (as `dtype.__reduce__` gives it) and flags, per dtype. */
-const CODES: Record<NdArray['dtype'], string> = {
-  bool: 'b1',
-  int8: 'i1',
-  int16: 'i2',
-  int32: 'i4',
-  int64: 'i8',
-  uint8: 'u1',
-  uint16: 'u2',
-  uint32: 'u4',
-  uint64: 'u8',
-  float16: 'f2',
-  float32: 'f4',
-  float64: 'f8',
-}
+import { typeCodeOf } from './numpy-dtype.js'
+import { littleEndianBytes } from './raw-array.js'
+import { checkRecordGraph } from './record-graph.js'
+import { DEFAULT_LIMITS } from './types.js'
 
 /** Python pickler's batch size for SETITEMS. */
 const BATCH = 1000
@@ -234,10 +220,10 @@ class RecordPickler {
     this.out.byte(0x28) // MARK
     this.int(1)
     this.#shape(a.shape)
-    const code = CODES[a.dtype]
+    const code = typeCodeOf(a.dtype)
     this.#dtype(code, a.data.BYTES_PER_ELEMENT === 1 ? '|' : '<', 0)
     this.out.byte(0x89) // NEWFALSE
-    this.pybytes(rawBytes(a), key)
+    this.pybytes(littleEndianBytes(a), key)
     this.out.byte(0x74) // TUPLE
     this.#put()
     this.out.byte(0x62) // BUILD
@@ -285,20 +271,9 @@ class RecordPickler {
   }
 }
 
-/** The elements as little-endian bytes (bools as 0/1). */
-function rawBytes(a: NdArray): Uint8Array {
-  const d = a.data
-  const view = new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
-  const size = d.BYTES_PER_ELEMENT
-  if (a.dtype === 'bool') return view.map((b) => (b === 0 ? 0 : 1))
-  if (size === 1 || HOST_LITTLE_ENDIAN) return view
-  const out = view.slice()
-  for (let i = 0; i < out.length; i += size) out.subarray(i, i + size).reverse()
-  return out
-}
-
 /** Normalizes a record to write; a value that cannot be an array is a {@link WriteError}. */
 export function normalizeRecord(record: AlignRecord, source: string): RecordNode {
+  checkRecordGraph(record, source, DEFAULT_LIMITS.maxDepth)
   let node: AlignNode
   try {
     node = normalize(record, 'actual')
@@ -322,7 +297,9 @@ export function normalizeRecord(record: AlignRecord, source: string): RecordNode
  * (NdArrays, typed arrays, tensors, nested arrays, numbers), nested records become nested
  * dicts; every array is written little-endian in C order.
  *
- * @throws {WriteError} for a value that is not an array or a record, naming its key.
+ * @throws {WriteError} for a value that is not an array or a record, naming its key; for a
+ *   record that contains itself, nests deeper than the readers' `maxDepth` (100), or expands to
+ *   more than 1,000,000 entries (`MAX_WRITE_ENTRIES`, record-graph.ts).
  */
 export function pickleRecord(record: AlignRecord, options: { source?: string } = {}): Uint8Array {
   const source = options.source ?? '<bytes>'

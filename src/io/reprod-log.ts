@@ -4,8 +4,6 @@
  * reprod-diff.ts.
  */
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { dirname } from 'node:path'
 import type { NdArray } from '../compare/dtype.js'
 import { AlignInputError } from '../compare/errors.js'
 import {
@@ -16,78 +14,60 @@ import {
   normalize,
 } from '../compare/tensor-like.js'
 import { NpyFormatError, WriteError } from './errors.js'
+import { clip } from './excerpt.js'
+import { writeFileGated } from './file-gate.js'
+import { maxFileBytes, resolveLimits, sourceOf } from './limits.js'
+import { inputBytes } from './npy.js'
+import { npyDictText, npyHeaderLength, parseNpyHeader, writeNpyHeader } from './npy-header.js'
 import { unpickleRecord } from './pickle.js'
 import { pickleRecord } from './pickle-writer.js'
-import { DEFAULT_LIMITS, type NdRecord, type ReadOptions } from './types.js'
+import { pyShape } from './raw-array.js'
+import type { NdRecord, ReadOptions } from './types.js'
 
 // ---------------------------------------------------------------------------------------------
 // Files
-
-const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59] // \x93NUMPY
 
 /**
  * The `.npy` header numpy 1.x writes for a record (`np.save` of a dict): version 1.0, the dict
  * `{'descr': '|O', 'fortran_order': False, 'shape': (), }` padded with spaces to 128 bytes.
  */
 const RECORD_HEADER = (() => {
-  const dict = "{'descr': '|O', 'fortran_order': False, 'shape': (), }"
-  const text = `${dict}${' '.repeat(128 - 10 - dict.length - 1)}\n`
-  const out = new Uint8Array(128)
-  out.set([...MAGIC, 1, 0, text.length & 0xff, text.length >> 8])
-  for (let i = 0; i < text.length; i++) out[10 + i] = text.charCodeAt(i)
+  const text = npyDictText('|O', [])
+  const headerLength = npyHeaderLength(text, 1)
+  const out = new Uint8Array(10 + headerLength)
+  writeNpyHeader(out, 0, 1, text, headerLength)
   return out
 })()
 
+/** The descrs numpy writes for an object array. */
+const OBJECT_DESCRS: ReadonlySet<string> = new Set(['|O', 'O', '|O8', '=O'])
+
 /**
- * Checks the `.npy` header of a record (magic, version 1.0/2.0/3.0, header length, a dict with
- * `descr` `'|O'` and shape `()`) and returns where the pickle starts.
+ * Checks the `.npy` header of a record with the one npy header parser (magic, version, length,
+ * the dict's syntax and keys), then that it is a 0-d object array (`descr` `'|O'`, shape
+ * `()`), and returns where the pickle starts.
+ *
+ * @throws {NpyFormatError} naming the source and the reason.
  */
 export function recordPickleOffset(bytes: Uint8Array, options: ReadOptions = {}): number {
-  const source = options.source ?? '<bytes>'
-  const fail = (reason: string): never => {
-    throw new NpyFormatError(source, undefined, reason)
-  }
-  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
-    fail('not a .npy file (no \\x93NUMPY magic)')
-  }
-  const major = bytes[6] as number
-  if (major < 1 || major > 3 || bytes[7] !== 0) fail(`unknown .npy version ${major}.${bytes[7]}`)
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const prefix = major === 1 ? 10 : 12
-  if (bytes.length < prefix) fail('truncated .npy header')
-  const length = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true)
-  const maxHeader = options.maxHeaderBytes ?? DEFAULT_LIMITS.maxHeaderBytes
-  if (length > maxHeader) fail(`header of ${length} bytes is over maxHeaderBytes ${maxHeader}`)
-  if (prefix + length > bytes.length) {
-    fail(`truncated .npy header: ${length} bytes announced, ${bytes.length - prefix} present`)
-  }
-  const raw = bytes.subarray(prefix, prefix + length)
-  let header: string
-  try {
-    header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1', { fatal: true }).decode(raw).trim()
-  } catch {
-    return fail('the .npy header is not valid text')
-  }
-  if (!header.startsWith('{') || !header.endsWith('}')) fail(`a .npy header that is not a dict`)
-  const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1]
-  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1]
-  const shape = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1]
-  if (descr === undefined || fortran === undefined || shape === undefined) {
-    fail(`a .npy header without descr, fortran_order and shape: ${header}`)
-  }
-  if (descr !== '|O' && descr !== 'O' && descr !== '|O8') {
-    fail(
-      `descr '${descr}' with shape (${shape}): a plain array, not a reprod_log record (a pickled dict, descr '|O')`,
+  const source = sourceOf(bytes, options)
+  const header = parseNpyHeader(bytes, source, resolveLimits(options).maxHeaderBytes)
+  const { descr, shape } = header
+  if (!OBJECT_DESCRS.has(descr)) {
+    throw new NpyFormatError(
+      source,
+      undefined,
+      `descr '${clip(descr)}' with shape ${pyShape(shape)}: a plain array, not a reprod_log record (a pickled dict, descr '|O')`,
     )
   }
-  if ((shape as string).trim() !== '') {
-    fail(`an object array of shape (${shape}), not a record (shape ())`)
+  if (shape.length !== 0) {
+    throw new NpyFormatError(
+      source,
+      undefined,
+      `an object array of shape ${pyShape(shape)}, not a record (shape ())`,
+    )
   }
-  return prefix + length
-}
-
-function asBytes(input: Uint8Array | ArrayBuffer): Uint8Array {
-  return input instanceof Uint8Array ? input : new Uint8Array(input)
+  return header.dataOffset
 }
 
 /**
@@ -95,11 +75,13 @@ function asBytes(input: Uint8Array | ArrayBuffer): Uint8Array {
  * `np.save(path, dict)`) writes it with numpy 1.x (protocol 3) or 2.x (protocol 4). Given a
  * path, reads the file (as is: unlike `save`, `np.load` adds no `.npy`). Values become
  * {@link NdArray}s (row-major, native byte order; numpy scalars and Python numbers as 0-d
- * arrays) and nested dicts nested records, in the file's key order (except that JS puts
- * integer-like keys such as `'0'` first). Only numpy's array globals are resolved: no pickle can
- * run code.
+ * arrays) and nested dicts nested records, carrying the file's key order (see `orderedKeys`:
+ * a plain object would list integer-like keys such as `'10'` first). An int dict key (`{0:
+ * arr}`, which reprod_log reads too) becomes the key `'0'`. Only numpy's array globals are
+ * resolved: no pickle can run code.
  *
- * @throws {NpyFormatError} when the header is not a record's.
+ * @throws {NpyFormatError} when the header is not a record's, or the path is missing, not a
+ *   regular file, or too large (naming the path).
  * @throws {PickleFormatError} when the pickle is malformed or holds something else than arrays,
  *   numbers and dicts (naming the key).
  * @throws {ForbiddenGlobalError} when the pickle names any other global (`os.system`...).
@@ -108,8 +90,9 @@ export function readReprodLog(
   input: string | Uint8Array | ArrayBuffer,
   options: ReadOptions = {},
 ): NdRecord {
-  const source = options.source ?? (typeof input === 'string' ? input : '<bytes>')
-  const bytes = typeof input === 'string' ? readFileSync(input) : asBytes(input)
+  const source = sourceOf(input, options)
+  const limits = resolveLimits(options)
+  const bytes = inputBytes(input, source, NpyFormatError, maxFileBytes('reprod_log', limits))
   const opts = { ...options, source }
   const offset = recordPickleOffset(bytes, opts)
   return unpickleRecord(bytes.subarray(offset), opts)
@@ -122,8 +105,8 @@ export function readReprodLog(
  *
  * @throws {WriteError} for a value that is neither an array nor a record, naming its key.
  */
-export function encodeReprodLog(record: NdRecord | AlignRecord): Uint8Array {
-  const pickle = pickleRecord(record)
+export function encodeReprodLog(record: NdRecord | AlignRecord, source = '<bytes>'): Uint8Array {
+  const pickle = pickleRecord(record, { source })
   const out = new Uint8Array(RECORD_HEADER.length + pickle.length)
   out.set(RECORD_HEADER)
   out.set(pickle, RECORD_HEADER.length)
@@ -139,13 +122,15 @@ function npyPath(path: string): string {
  * Writes a reprod_log record file, as `ReprodLogger.save` does: the folder is created when
  * needed and `.npy` is appended when the path lacks it (as `np.save`). Returns the path written.
  *
- * @throws {WriteError} for a value that is neither an array nor a record, naming its key.
+ * @throws {WriteError} for a value that is neither an array nor a record, naming its key; for a
+ *   folder or file that cannot be made (a file in the way, no permission), naming the path.
  */
 export function writeReprodLog(path: string, record: NdRecord | AlignRecord): string {
+  if (typeof path !== 'string' || path === '') {
+    writeFileGated(path, new Uint8Array(0)) // refuses it, naming the argument
+  }
   const file = npyPath(path)
-  const bytes = encodeReprodLog(record)
-  mkdirSync(dirname(file), { recursive: true })
-  writeFileSync(file, bytes)
+  writeFileGated(file, encodeReprodLog(record, file), true)
   return file
 }
 

@@ -12,14 +12,14 @@
  */
 import type { MatcherState, RunnerTestCase } from 'vitest'
 import { DTYPES } from '../compare/dtype.js'
-import { describeRule, formatNumber } from '../compare/format.js'
+import { describeFailure, describeRule, escapeText, formatNumber } from '../compare/format.js'
 import {
   type AlignOptions,
   type KeyOptions,
   type KeyOverrides,
   keyMatches,
 } from '../compare/options.js'
-import type { AlignCheck } from './record.js'
+import { type AlignCheck, keyViewOf } from './record.js'
 
 /** The key under which the plugin provides its values to the tests (`inject(PROVIDE_KEY)`). */
 export const PROVIDE_KEY = 'vitest-align'
@@ -202,7 +202,7 @@ export function annotationOf(
   check: AlignCheck,
   held: boolean,
 ): { message: string; type: 'notice' | 'error' } {
-  const name = check.key === '' ? check.matcher : `${check.matcher} ${check.key}`
+  const name = check.key === '' ? check.matcher : `${check.matcher} ${escapeText(check.key)}`
   const ruleText = check.rule ? describeRule(check.rule) : undefined
   const s = check.stats
   const numbers =
@@ -219,7 +219,9 @@ export function annotationOf(
     }
   }
   if (check.pass) return { message: `${name}: aligned${numbers}${rule}`, type: 'notice' }
-  const why = check.failures.length > 0 ? `: ${check.failures.join('; ')}` : ''
+  const view = keyViewOf(check)
+  const sentences = view.failures.map((f) => describeFailure(view, f))
+  const why = sentences.length > 0 ? `: ${sentences.join('; ')}` : ''
   // the failure sentences name the rule when it is what failed
   const ruleIfNew = ruleText !== undefined && why.includes(ruleText) ? '' : rule
   return { message: `${name}: not aligned${why}${numbers}${ruleIfNew}`, type: 'error' }

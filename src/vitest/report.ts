@@ -1,18 +1,22 @@
 /**
  * The alignment report as plain data, built from what the matchers recorded on each test
- * (`task.meta.align`, see {@link AlignCheck}), and its text forms: `summary.md` and the
- * reprod_log-style `<stage>_diff.log` lines. Pure: no file, no clock, no Vitest at run time, so
- * the same test modules always give the same report, whether they come from one run or from
- * merged shards. The HTML page is built in `report-html.ts`; the reporter writes the files.
+ * (`task.meta.align`, see {@link AlignCheck}), and `report.json`, its text. Pure: no file, no
+ * clock, no Vitest at run time, so the same test modules always give the same report, whether
+ * they come from one run or from merged shards. Its renderings: `summary.md`
+ * (`report-markdown.ts`), `<stage>_diff.log` (`report-log.ts`), `index.html`
+ * (`report-html.ts`); the reporter writes the files.
  */
 import type { TestModule } from 'vitest/node'
-import { describeRule, formatNumber, formatShape, keyName } from '../compare/format.js'
-import { pyFloatRepr } from '../io/py-repr.js'
+import { describeRule } from '../compare/format.js'
 import { stageSummary } from './message.js'
 import type { AlignCheck } from './record.js'
 
-/** The version of the report's format (`report.json`'s `version`); raised on any breaking change. */
-export const REPORT_VERSION = 1
+/**
+ * The version of the report's format (`report.json`'s `version`); raised on any breaking change.
+ * 2: a check's `failures` are data (`CheckFailure`), not sentences; `nonFinite` is a census per
+ * side; `stats` has `meanAbsExpected` and `minAbsExpected`; `wouldPass: {}` when none would.
+ */
+export const REPORT_VERSION = 2
 
 // ---------------------------------------------------------------------------------------------
 // Input: what a test module holds, as plain data
@@ -309,49 +313,6 @@ function compareText(a = '', b = ''): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Cells shared by the text forms
-
-/**
- * A statistic of a check for display: the recorded value, +Infinity when the statistic was
- * computed but not recorded (JSON has no Infinity: the core counts an unmatched NaN or ±Inf as
- * an infinite |Δ|), undefined when nothing was compared.
- */
-export function statOf(
-  c: AlignCheck,
-  name: 'meanAbs' | 'maxAbs' | 'minAbs' | 'maxRel',
-): number | undefined {
-  const s = c.stats
-  if (s === undefined || s.n === 0) return undefined
-  return s[name] ?? Number.POSITIVE_INFINITY
-}
-
-/** The shape column: `(3,)`, or `(3,) vs (4,)` when the sides differ. */
-export function shapeOf(c: AlignCheck): string {
-  const a = c.actual && formatShape(c.actual.shape)
-  const e = c.expected && formatShape(c.expected.shape)
-  if (a !== undefined && e !== undefined && a !== e) return `${a} vs ${e}`
-  return a ?? e ?? '-'
-}
-
-/** The verdict in words. */
-export const VERDICT_TEXT: Record<CheckVerdict, string> = {
-  pass: 'pass',
-  fail: 'FAIL',
-  'expected-fail': 'fails, as expected',
-  'unexpected-pass': 'ALIGNED: broken control',
-}
-
-/** The failure sentences of a check and, for a failure, the tolerance that would pass. */
-export function reasonOf(c: AlignCheck): string {
-  const w = c.wouldPass
-  const at =
-    w === undefined
-      ? ''
-      : `; passes at ${w.atol !== undefined ? 'atol' : 'threshold'}=${formatNumber(w.atol ?? w.threshold ?? Number.NaN)}`
-  return c.failures.join('; ') + at
-}
-
-// ---------------------------------------------------------------------------------------------
 // report.json
 
 /**
@@ -378,195 +339,4 @@ export function formatReportJson(report: AlignReport): string {
     return JSON.stringify(value) ?? 'null'
   }
   return `${write(report, '')}\n`
-}
-
-// ---------------------------------------------------------------------------------------------
-// summary.md
-
-/**
- * Text for Markdown (a table cell, a list item): no line breaks; `\\`, `|`, `` ` ``, `*`, `[`,
- * `]`, `~` and a `_` that could start emphasis backslash-escaped; `&` and `<` as entities, so
- * nothing in a user's key becomes markup or HTML.
- */
-export function escapeMarkdown(text: string): string {
-  const word = (ch: string | undefined) => ch !== undefined && /[\p{L}\p{N}]/u.test(ch)
-  return text
-    .replace(/[\r\n]+/g, ' ')
-    .replace(/[\\`*[\]|~]/g, '\\$&')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/_/g, (_, i: number, all: string) =>
-      word(all[i - 1]) && word(all[i + 1]) ? '_' : '\\_',
-    )
-}
-
-const md = escapeMarkdown
-const num = (x: number | undefined): string => (x === undefined ? '-' : formatNumber(x))
-
-function keyTable(rows: readonly KeyReport[]): string[] {
-  const head = [
-    '| test | key | shape | mean \\|Δ\\| | max \\|Δ\\| | max rel Δ | tolerance | verdict |',
-    '| --- | --- | --- | ---: | ---: | ---: | --- | --- |',
-  ]
-  const verdict = (k: KeyReport) =>
-    k.verdict === 'fail' || k.verdict === 'unexpected-pass'
-      ? `**${VERDICT_TEXT[k.verdict]}**`
-      : VERDICT_TEXT[k.verdict]
-  return [
-    ...head,
-    ...rows.map(
-      (k) =>
-        `| ${md(k.test)} | ${md(keyName(k.key))} | ${shapeOf(k)} | ${num(statOf(k, 'meanAbs'))} | ${num(statOf(k, 'maxAbs'))} | ${num(statOf(k, 'maxRel'))} | ${md(k.tolerance ?? '-')} | ${verdict(k)} |`,
-    ),
-  ]
-}
-
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`
-
-/** The run's verdict in one sentence. */
-export function headline(report: AlignReport): string {
-  const t = report.totals
-  if (report.verdict === 'empty') return 'No key was compared.'
-  const stages =
-    t.failedStages === 0
-      ? `all ${plural(t.stages, 'stage')} aligned`
-      : `${t.failedStages} of ${plural(t.stages, 'stage')} not aligned`
-  const keys = `${t.keys - t.failedKeys} of ${plural(t.keys, 'key')} aligned`
-  const controls =
-    t.controls === 0
-      ? 'no negative controls'
-      : t.brokenControls === 0
-        ? `${plural(t.controls, 'negative control')}, all failing as expected`
-        : `${plural(t.controls, 'negative control')}, ${t.brokenControls} aligned when it should not`
-  return `${report.verdict === 'pass' ? 'PASS' : 'FAIL'}: ${stages}; ${keys}; ${controls}.`
-}
-
-/** `summary.md`: the run's verdict, an overview of the stages, then one table per stage. */
-export function formatSummary(report: AlignReport): string {
-  const out: string[] = ['# vitest-align report', '', `**${md(headline(report))}**`, '']
-  if (report.stages.length > 0) {
-    out.push(
-      '| stage | file | keys | not aligned | max rel Δ | negative controls | verdict |',
-      '| --- | --- | ---: | ---: | ---: | ---: | --- |',
-      ...report.stages.map(
-        (s) =>
-          `| ${md(s.stage)} | ${md(s.file)} | ${s.keys.length} | ${s.keys.filter((k) => !k.pass).length} | ${formatNumber(s.maxRel)} | ${s.controls.length} | ${s.verdict === 'fail' ? '**fail**' : s.verdict} |`,
-      ),
-      '',
-    )
-  }
-  for (const s of report.stages) {
-    out.push(`## ${md(s.stage)}: ${s.verdict}`, '')
-    const where = [`File ${md(s.file)}`]
-    if (s.project !== undefined) where.push(`project ${md(s.project)}`)
-    if (s.log !== undefined) where.push(`log ${md(s.log)}`)
-    out.push(`${where.join(', ')}.`, '', `${md(s.summary)}.`, '')
-    for (const e of s.errors) out.push(`- file error: ${md(e)}`)
-    if (s.errors.length > 0) out.push('')
-    if (s.keys.length > 0) out.push(...keyTable(s.keys), '')
-    const failing = s.keys.filter((k) => !k.pass)
-    if (failing.length > 0) {
-      out.push('Why:', '')
-      for (const k of failing)
-        out.push(`- ${md(keyName(k.key))} (${md(k.test)}): ${md(reasonOf(k))}`)
-      out.push('')
-    }
-    const explained = new Set(
-      [...failing, ...s.controls.filter((k) => k.verdict === 'unexpected-pass')].map((k) => k.test),
-    )
-    const otherFailures = s.failedTests.filter((t) => !explained.has(t))
-    if (otherFailures.length > 0) {
-      out.push('Failed tests (beyond the keys above):', '')
-      for (const t of otherFailures) out.push(`- ${md(t)}`)
-      out.push('')
-    }
-    if (s.sequences.length > 0) {
-      const seqs = s.sequences.map((q) => {
-        const first = q.points[0]?.index ?? 0
-        return `${md(q.name)} (${first}..${first + q.points.length - 1})`
-      })
-      out.push(`Sequences, drawn in index.html: ${seqs.join(', ')}.`, '')
-    }
-    if (s.controls.length > 0) {
-      out.push(
-        '### Negative controls',
-        '',
-        'Each compares a deliberately broken candidate under `.not`: it is expected to fail, and a control that aligns proves nothing.',
-        '',
-        ...keyTable(s.controls),
-        '',
-      )
-    }
-  }
-  return `${out.join('\n').trimEnd()}\n`
-}
-
-// ---------------------------------------------------------------------------------------------
-// <stage>_diff.log
-
-const INTEGER_DTYPE = /^(u?int\d+|bool)$/
-const REPROD_STATS = {
-  mean: ['mean'],
-  max: ['max'],
-  min: ['min'],
-  all: ['min', 'max', 'mean'],
-  allclose: ['mean'],
-} as const
-const THRESHOLD_SENTENCE = /^(mean|max|min) \|Δ\| \S+ > \S+$/
-
-/**
- * The lines of reprod_log's `ReprodDiffHelper.report` for a stage's positive checks (without
- * the logger's prefix: see `formatReprodLog`): per check `key: ` then one line per statistic,
- * `\tmean diff: check passed: True, value: 2.308018565599923e-06`, and finally `diff check
- * passed` or `diff check failed`.
- *
- * - The statistics printed are the rule's where it is one of reprod_log's methods (`mean`,
- *   `max`, `min`; `all` prints min, max and mean, in reprod_log's order), each passing when it is
- *   at most the threshold. An `allclose` check prints its mean |Δ| line with the verdict of the
- *   check itself (reprod_log has no allclose line), then a `check failed:` line per reason.
- * - Values are the check's own statistics, computed in float64 (reprod_log's numpy computes in
- *   the arrays' dtype, so float32 values may differ in their last digits), printed as Python
- *   prints a float; an integer pair's max and min print as integers, as numpy's would.
- * - Keys are flat dotted paths (`encoder.weight: `; reprod_log nests dicts), `(value)` for a
- *   lone array; a statistic that is not finite prints `inf` and fails.
- * - Like `diffReprodLogs`, a key missing on one side is a line (`loss_3: missing from
- *   candidate`), and a failure reprod_log has no line for gets a `check failed: ...` line.
- */
-export function stageLogLines(checks: readonly AlignCheck[]): string[] {
-  const lines: string[] = []
-  for (const c of checks) {
-    if (c.negated) continue
-    const name = keyName(c.key)
-    if (c.stats === undefined && c.failures.length === 1) {
-      const only = c.failures[0]
-      if (only === 'missing from actual' || only === 'not in expected') {
-        lines.push(
-          `${name}: missing from ${only === 'missing from actual' ? 'candidate' : 'reference'}`,
-        )
-        continue
-      }
-    }
-    lines.push(`${name}: `)
-    const printedFalse = new Set<string>()
-    if (c.stats !== undefined && c.stats.n > 0 && c.rule !== undefined) {
-      const integer =
-        INTEGER_DTYPE.test(c.actual?.dtype ?? '') && INTEGER_DTYPE.test(c.expected?.dtype ?? '')
-      const rule = c.rule
-      for (const stat of REPROD_STATS[rule.method]) {
-        const value = statOf(c, `${stat}Abs`) as number
-        const ok = rule.method === 'allclose' ? c.pass : value <= rule.threshold
-        if (!ok) printedFalse.add(stat)
-        const text = integer && stat !== 'mean' ? String(value) : pyFloatRepr(value)
-        lines.push(`\t${stat} diff: check passed: ${ok ? 'True' : 'False'}, value: ${text}`)
-      }
-    }
-    for (const f of c.failures) {
-      const m = THRESHOLD_SENTENCE.exec(f)
-      if (m && printedFalse.has(m[1] as string)) continue
-      lines.push(`\tcheck failed: ${f}`)
-    }
-  }
-  const pass = checks.every((c) => c.negated || c.pass)
-  lines.push(pass ? 'diff check passed' : 'diff check failed')
-  return lines
 }

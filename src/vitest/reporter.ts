@@ -27,17 +27,13 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import type { Reporter, TestModule, Vitest } from 'vitest/node'
 import { AlignOptionsError } from '../compare/errors.js'
+import { escapeText } from '../compare/format.js'
 import { formatReprodLog } from '../io/reprod-diff.js'
 import type { AlignCheck } from './record.js'
-import {
-  type AlignReport,
-  buildReport,
-  formatReportJson,
-  formatSummary,
-  stageInput,
-  stageLogLines,
-} from './report.js'
+import { type AlignReport, buildReport, formatReportJson, stageInput } from './report.js'
 import { renderHtml } from './report-html.js'
+import { stageLogLines } from './report-log.js'
+import { formatSummary } from './report-markdown.js'
 
 export type {
   AlignReport,
@@ -165,9 +161,13 @@ export class AlignReporter implements Reporter {
     const report = buildReport(modules.map((m) => stageInput(m, root)))
     const log = (line: string) => (this.vitest ? this.vitest.logger.log(line) : console.log(line))
     if (this.options.terminal && report.stages.length > 0) {
-      const width = Math.max(...report.stages.map((s) => s.stage.length))
+      // a stage is named after its file, whose name may hold anything
+      const names = report.stages.map((s) => escapeText(s.stage))
+      const width = Math.max(...names.map((n) => n.length))
       log('')
-      for (const s of report.stages) log(`${s.stage.padEnd(width)}  ${s.summary}`)
+      for (const [i, s] of report.stages.entries()) {
+        log(`${(names[i] as string).padEnd(width)}  ${s.summary}`)
+      }
     }
     if (this.writesBlob()) {
       if (this.options.terminal) {

@@ -17,8 +17,8 @@ import {
   STORAGE,
 } from '../../src/compare/dtype.js'
 import { readNpy, writeNpy } from '../../src/io/npy.js'
-import { descrOf } from '../../src/io/npy-header.js'
 import { readNpz, writeNpz } from '../../src/io/npz.js'
+import { descrOf } from '../../src/io/numpy-dtype.js'
 import { hasNumpy, runPython } from '../helpers/python.js'
 
 const CODE_TO_DTYPE: { readonly [code: string]: DType } = {

@@ -334,3 +334,40 @@ describe.skipIf(!hasNumpy)('reprod_log records between numpy 1.24 and TypeScript
     })
   })
 })
+
+describe.skipIf(!hasNumpy)('numpy sums in memory order', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'reprod-log-fortran-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  test("Fortran-ordered records: the printed mean is numpy's, summed in Fortran order", () => {
+    // float32 sums that differ between C and Fortran order, so the order shows in the last bits
+    const out = runPython(
+      `
+rng = np.random.default_rng(6)
+shape = (9, 2000)
+scale = np.logspace(0, 6, shape[1])
+ref = np.asfortranarray((rng.normal(0, 1, shape) * scale).astype(np.float32))
+cand = np.asfortranarray((ref + rng.normal(0, 1, shape) * scale * 1e-3).astype(np.float32))
+mixed = np.ascontiguousarray(cand)
+np.save('ref.npy', {'w': ref})
+np.save('cand.npy', {'w': cand})
+np.save('mixed.npy', {'w': mixed})
+f = '{}'.format(np.abs(ref - cand).mean())
+c = '{}'.format(np.abs(ref - mixed).mean())
+cf = '{}'.format(np.abs(np.ascontiguousarray(ref) - mixed).mean())
+print(f, c, cf)
+`,
+      dir,
+    )
+    const [fortran, mixedMean, cOrder] = out.trim().split(' ')
+    expect(fortran).not.toBe(cOrder) // else the test would prove nothing
+    const ref = readReprodLog(join(dir, 'ref.npy'))
+    expect((ref.w as NdArray).order).toBe('F')
+    const line = (cand: string) =>
+      diffReprodLogs(ref, readReprodLog(join(dir, cand)), { threshold: 1e3 }).lines[1]
+    expect(line('cand.npy')).toBe(`\tmean diff: check passed: True, value: ${fortran}`)
+    // one side in C order: numpy's result is in C order, and so is its sum
+    expect(mixedMean).toBe(cOrder)
+    expect(line('mixed.npy')).toBe(`\tmean diff: check passed: True, value: ${mixedMean}`)
+  })
+})

@@ -4,14 +4,20 @@
  * fields overwritten with extreme values. The only outcomes allowed are a well-formed result
  * or a typed error (an AlignError subclass); never another exception, never a hang.
  */
-import { readFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { DTYPES, type NdArray } from '../../src/compare/dtype.js'
 import { AlignError } from '../../src/compare/errors.js'
+import { orderedKeys } from '../../src/compare/key-order.js'
+import { FileFormatError } from '../../src/io/errors.js'
 import { load } from '../../src/io/load.js'
 import { encodeNpy } from '../../src/io/npy.js'
 import { encodeNpz } from '../../src/io/npz.js'
+import { unpickleRecord } from '../../src/io/pickle.js'
 import { encodeReprodLog } from '../../src/io/reprod-log.js'
 import type { NdRecord } from '../../src/io/types.js'
 
@@ -127,5 +133,129 @@ describe('fuzzing the readers with mutated real files', () => {
     // both paths were exercised: the fuzzer is not just feeding garbage the magic check stops
     expect(outcomes.ok).toBeGreaterThan(500)
     expect(outcomes.typed).toBeGreaterThan(2000)
+  }, 60_000)
+})
+
+describe('fuzzing the new paths: keys, descrs, special files, shared substructures', () => {
+  const PROTO_NAMES = [
+    '__proto__',
+    'constructor',
+    'toString',
+    'hasOwnProperty',
+    'valueOf',
+    '__defineGetter__',
+    'prototype',
+  ]
+  const key = fc.oneof(
+    fc.constantFrom(...PROTO_NAMES),
+    fc.string({ minLength: 1, maxLength: 12 }),
+    // control characters, ESC sequences and line breaks: kept as-is (escaping is the renderers' job)
+    fc
+      .array(fc.integer({ min: 0, max: 0x9f }), { minLength: 1, maxLength: 12 })
+      .map((cs) => String.fromCharCode(...cs)),
+    fc.nat({ max: 1000 }).map(String),
+  )
+
+  test('any keys round-trip through reprod_log and .npz, in file order, with no prototype change', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(key, { minLength: 1, maxLength: 8 }), (keys) => {
+        const entries = keys.map((k, i) => [k, Float32Array.of(i)] as const)
+        const rec = load(encodeReprodLog(new Map(entries))) as NdRecord
+        expect(orderedKeys(rec)).toEqual(keys)
+        expect(Object.getPrototypeOf(rec)).toBe(Object.prototype)
+        for (const [i, k] of keys.entries()) {
+          expect(
+            (Object.getOwnPropertyDescriptor(rec, k) as { value: NdArray }).value.data[0],
+          ).toBe(i)
+        }
+        const npzKeys = keys.filter((k) => !k.includes('\0'))
+        const npz = load(
+          encodeNpz(new Map(npzKeys.map((k, i) => [k, Float32Array.of(i)]))),
+        ) as NdRecord
+        expect(orderedKeys(npz)).toEqual(npzKeys)
+      }),
+      { numRuns: 300, seed: 8 },
+    )
+    expect(({} as { [k: string]: unknown }).constructor).toBe(Object)
+  }, 60_000)
+
+  test('any descr, prototype names included: an array or a typed error', () => {
+    const descr = fc.oneof(
+      fc.constantFrom(...PROTO_NAMES),
+      fc
+        .tuple(
+          fc.constantFrom('<', '>', '|', '=', ''),
+          fc.constantFrom(...PROTO_NAMES, 'f4', 'i8', 'b1', 'c8', 'U3'),
+        )
+        .map(([o, c]) => o + c),
+      fc.string({ maxLength: 8 }).filter((s) => !/['"\\\n\r]/.test(s)),
+    )
+    fc.assert(
+      fc.property(descr, (d) => {
+        const text = `{'descr': '${d}', 'fortran_order': False, 'shape': (1,), }\n`
+        const bytes = new Uint8Array(10 + text.length + 8)
+        bytes.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, text.length, 0])
+        for (let i = 0; i < text.length; i++) bytes[10 + i] = text.charCodeAt(i) & 0xff
+        try {
+          checkWellFormed(load(bytes))
+        } catch (e) {
+          if (!(e instanceof AlignError)) throw e
+        }
+      }),
+      { numRuns: 500, seed: 9 },
+    )
+  })
+
+  test('special files and folders are refused by every path reader, never read or opened', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vitest-align-fuzz-'))
+    try {
+      const fifo = join(dir, 'fifo')
+      execFileSync('mkfifo', [fifo])
+      for (const path of [
+        '/dev/zero',
+        '/dev/null',
+        '/dev/urandom',
+        fifo,
+        dir,
+        '/proc/self/status',
+      ]) {
+        let err: unknown
+        try {
+          load(path)
+        } catch (e) {
+          err = e
+        }
+        expect(err, path).toBeInstanceOf(FileFormatError)
+        expect((err as FileFormatError).source).toBe(path)
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('records whose dicts share one another, up to 40 deep, read in linear time and stay shared', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 2, max: 4 }), (depth, fan) => {
+        // d0 = {'x': 1.0}; d(i) = {'k0': d(i-1), ..., 'k{fan-1}': d(i-1)} (memoised, fetched fan times)
+        const b: number[] = [
+          0x80, 3, 0x7d, 0x4b, 0, 0x7d, 0x8c, 1, 0x78, 0x47, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0,
+        ]
+        b.push(0x73, 0x71, 0, 0x30)
+        for (let i = 1; i <= depth; i++) {
+          b.push(0x7d, 0x28)
+          for (let k = 0; k < fan; k++) b.push(0x8c, 2, 0x6b, 0x30 + k, 0x68, i - 1)
+          b.push(0x75, 0x71, i)
+          if (i < depth) b.push(0x30)
+        }
+        b.push(0x73, 0x2e)
+        const rec = unpickleRecord(Uint8Array.from(b))
+        let node = rec['0'] as NdRecord
+        for (let i = 0; i < depth - 1; i++) {
+          expect(node.k0).toBe(node[`k${fan - 1}`])
+          node = node.k0 as NdRecord
+        }
+      }),
+      { numRuns: 100, seed: 10 },
+    )
   }, 60_000)
 })

@@ -1,15 +1,8 @@
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { DTYPES } from '../../src/compare/dtype.js'
-import {
-  descrOf,
-  itemsizeOf,
-  MAX_NDIM,
-  NpyHeaderError,
-  nativeLittleEndian,
-  parseDescr,
-  parseHeaderDict,
-} from '../../src/io/npy-header.js'
+import { MAX_NDIM, NpyHeaderError, parseHeaderDict } from '../../src/io/npy-header.js'
+import { descrOf, itemsizeOf, nativeLittleEndian, parseDescr } from '../../src/io/numpy-dtype.js'
 
 describe('parseHeaderDict accepts what numpy writes and reads', () => {
   test.each([

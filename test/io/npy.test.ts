@@ -14,16 +14,10 @@ import {
 } from '../../src/compare/dtype.js'
 import { AlignOptionsError } from '../../src/compare/errors.js'
 import { NpyFormatError, WriteError } from '../../src/io/errors.js'
-import {
-  encodeNpy,
-  NPY_MAGIC,
-  npyHeaderText,
-  readNpy,
-  readNpyHeader,
-  resolveLimits,
-  writeNpy,
-} from '../../src/io/npy.js'
-import { descrOf, itemsizeOf } from '../../src/io/npy-header.js'
+import { resolveLimits } from '../../src/io/limits.js'
+import { encodeNpy, readNpy, readNpyHeader, writeNpy } from '../../src/io/npy.js'
+import { NPY_MAGIC, npyHeaderText } from '../../src/io/npy-header.js'
+import { descrOf, itemsizeOf } from '../../src/io/numpy-dtype.js'
 import { DEFAULT_LIMITS } from '../../src/io/types.js'
 import { expectFileError } from '../helpers/file-errors.js'
 
@@ -407,7 +401,7 @@ describe('sources and inputs', () => {
     expectNpyError(
       () => readNpy(42 as never),
       '<bytes>',
-      'expected a path, a Uint8Array or an ArrayBuffer, got number',
+      'expected a path, a Uint8Array or an ArrayBuffer, got 42',
     )
     expectNpyError(() => readNpy(null as never), '<bytes>', 'got null')
     const asWords = new Uint16Array(npy.slice().buffer)

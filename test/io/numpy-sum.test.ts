@@ -7,9 +7,12 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type DType, decodeFloat16, float32ToHalf, type NdArray } from '../../src/compare/dtype.js'
 import {
   absDiffStats,
+  broadcastShape,
+  fortranDims,
   halfToNumber,
   numpyMean,
   numpySum,
+  pairsLikeNumpy,
   pairwiseSum,
   promoteTypes,
 } from '../../src/io/numpy-sum.js'
@@ -282,5 +285,55 @@ describe.skipIf(!hasNumpy)('bit for bit against numpy', () => {
         `${da} ${la} - ${db} ${lb}`,
       )
     }
+  })
+})
+
+describe('memory order and broadcasting', () => {
+  const arr = (shape: number[], order?: 'C' | 'F'): NdArray => ({
+    data: new Float32Array(shape.reduce((p, d) => p * d, 1)),
+    shape,
+    dtype: 'float32',
+    ...(order && { order }),
+  })
+
+  test('a - b is Fortran-ordered only when both sides are, with two axes longer than 1', () => {
+    expect(fortranDims(arr([2, 3], 'F'), arr([2, 3], 'F'))).toEqual([2, 3])
+    expect(fortranDims(arr([2, 1, 3], 'F'), arr([2, 3], 'F'))).toEqual([2, 3])
+    expect(fortranDims(arr([2, 3], 'F'), arr([2, 3]))).toBeUndefined()
+    expect(fortranDims(arr([1, 3], 'F'), arr([1, 3], 'F'))).toBeUndefined()
+  })
+
+  test('the mean of a Fortran-ordered pair sums in column-major order', () => {
+    // float32 sums of values of many magnitudes: the order shows in the last bits
+    const shape = [4, 60]
+    const data = Float32Array.from(
+      { length: 240 },
+      (_, i) => (((i * 7919) % 1000) + 1) * 10 ** ((i * 31) % 8),
+    )
+    const of = (values: Float32Array, order?: 'F'): NdArray => ({
+      data: values,
+      shape,
+      dtype: 'float32',
+      ...(order && { order }),
+    })
+    const zeros = new Float32Array(240)
+    const c = absDiffStats(of(data), of(zeros)).mean
+    const f = absDiffStats(of(data, 'F'), of(zeros, 'F')).mean
+    const columnMajor = Float32Array.from(
+      { length: 240 },
+      (_, p) => data[(p % 4) * 60 + Math.floor(p / 4)] as number,
+    )
+    expect(f).toBe(numpyMean(columnMajor, 'float32'))
+    expect(c).toBe(numpyMean(data, 'float32'))
+    expect([c, f]).toEqual([684321000, 684320900].map(Math.fround)) // numpy 2.4's, C and Fortran
+  })
+
+  test('which shapes numpy pairs element by element', () => {
+    expect(broadcastShape([2, 1, 3], [2, 3])).toEqual([2, 2, 3])
+    expect(broadcastShape([2, 3, 1], [1, 2, 3])).toBeUndefined()
+    expect(pairsLikeNumpy([1, 3], [3])).toBe(true)
+    expect(pairsLikeNumpy([], [1])).toBe(true)
+    expect(pairsLikeNumpy([3, 1], [3])).toBe(false)
+    expect(pairsLikeNumpy([2, 1, 3], [2, 3])).toBe(false)
   })
 })

@@ -91,7 +91,17 @@ describe('annotations', () => {
       message:
         'toAlignWith logits: aligned, max |Δ| 2e-6, max rel Δ 1e-6 (allclose atol=1e-5 rtol=1.3e-6)',
     })
-    expect(annotationOf(check({ pass: false, failures: ['shape (3,) != (4,)'] }), false)).toEqual({
+    expect(
+      annotationOf(
+        check({
+          pass: false,
+          actual: { shape: [3], dtype: 'float32' },
+          expected: { shape: [4], dtype: 'float32' },
+          failures: [{ kind: 'shape' }],
+        }),
+        false,
+      ),
+    ).toEqual({
       type: 'error',
       message:
         'toAlignWith logits: not aligned: shape (3,) != (4,), max |Δ| 2e-6, max rel Δ 1e-6 (allclose atol=1e-5 rtol=1.3e-6)',

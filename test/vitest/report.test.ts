@@ -2,20 +2,20 @@ import { describe, expect, test } from 'vitest'
 import { compare } from '../../src/compare/compare.js'
 import type { AlignOptions } from '../../src/compare/options.js'
 import { formatReprodLog } from '../../src/io/reprod-diff.js'
-import { stageLine } from '../../src/vitest/message.js'
+import { annotationOf } from '../../src/vitest/defaults.js'
+import { matcherMessage, stageLine } from '../../src/vitest/message.js'
 import { type AlignCheck, toCheck } from '../../src/vitest/record.js'
 import {
   type AlignReport,
   buildReport,
-  escapeMarkdown,
   findSequences,
   formatReportJson,
-  formatSummary,
   REPORT_VERSION,
   type StageInput,
-  stageLogLines,
 } from '../../src/vitest/report.js'
 import { escapeHtml, renderHtml } from '../../src/vitest/report-html.js'
+import { stageLogLines } from '../../src/vitest/report-log.js'
+import { escapeMarkdown, formatSummary } from '../../src/vitest/report-markdown.js'
 
 /** The checks a matcher would record for this comparison. */
 function checks(
@@ -293,12 +293,15 @@ describe('<stage>_diff.log', () => {
         expected: int32,
         rule: { method: 'all', threshold: 1e-6 },
         stats: { n: 2, meanAbs: 1.5, maxAbs: 3, minAbs: 0, maxRel: 1, mismatches: 1 },
-        failures: ['max |Δ| 3 > 1e-6', 'mean |Δ| 1.5 > 1e-6'],
+        failures: [
+          { kind: 'threshold', method: 'max', value: 3, threshold: 1e-6 },
+          { kind: 'threshold', method: 'mean', value: 1.5, threshold: 1e-6 },
+        ],
       }),
       check('probs', {
         pass: false,
         stats: { n: 3, meanAbs: 1e-4, maxAbs: 3e-4, minAbs: 0, maxRel: 1e-3, mismatches: 1 },
-        failures: ['1 / 3 (33.3%) elements outside allclose atol=1e-5 rtol=1.3e-6'],
+        failures: [{ kind: 'allclose', mismatches: 1, n: 3 }],
       }),
       check('head.bias', {
         rule: { method: 'max', threshold: 1e-6 },
@@ -309,13 +312,22 @@ describe('<stage>_diff.log', () => {
         pass: false,
         rule: { method: 'mean', threshold: 1e-6 },
         stats: { n: 3, minAbs: 0, mismatches: 1 },
-        failures: ['mean |Δ| Inf > 1e-6'],
+        failures: [{ kind: 'threshold', method: 'mean', threshold: 1e-6 }],
       }),
-      check('gone', { pass: false, failures: ['missing from actual'], stats: undefined as never }),
+      check('gone', { pass: false, failures: [{ kind: 'missing' }], stats: undefined as never }),
       check('', {
         pass: false,
         rule: { method: 'min', threshold: 1e-6 },
-        failures: ['vacuous: an all-zero actual would pass too'],
+        stats: {
+          n: 3,
+          meanAbs: 1e-7,
+          maxAbs: 2e-7,
+          minAbs: 0,
+          maxRel: 1e-7,
+          mismatches: 0,
+          minAbsExpected: 0,
+        },
+        failures: [{ kind: 'vacuous' }],
       }),
     ])
     expect(formatReprodLog(lines, new Date(2024, 0, 2, 3, 4, 5))).toBe(
@@ -336,7 +348,7 @@ describe('<stage>_diff.log', () => {
         'gone: missing from candidate',
         '(value): ',
         '\tmin diff: check passed: True, value: 0.0',
-        '\tcheck failed: vacuous: an all-zero actual would pass too',
+        '\tcheck failed: vacuous: an all-zero candidate would pass too (min |reference| 0 is within min |Δ| <= 1e-6); tighten the tolerance or set allowVacuous',
         'diff check failed',
       ]
         .map((l) => `[2024/01/02 03:04:05] root INFO: ${l}\n`)
@@ -396,7 +408,7 @@ describe('summary.md', () => {
 
   test('Markdown in user text is escaped', () => {
     expect(escapeMarkdown('a|b*c_d <x> [y](z) `q` snake_case _lead\nnext')).toBe(
-      'a\\|b\\*c_d &lt;x> \\[y\\](z) \\`q\\` snake_case \\_lead next',
+      'a\\|b\\*c_d &lt;x> \\[y\\](z) \\`q\\` snake_case \\_lead\\\\nnext',
     )
   })
 })
@@ -476,4 +488,50 @@ test('the terminal line names a broken negative control', () => {
   expect(
     stageLine('forward', [...checks([1], [1]), ...checks({ x: [1] }, { x: [1] }, {}, true)]),
   ).toBe('forward  1 key aligned, max rel Δ 0 (1 negative control; aligned, so broken: x)')
+})
+
+describe('key names with control characters are escaped in every rendering', () => {
+  const evil = 'k\u001b]0;owned\u0007\n[2024/01/01 00:00:00] root INFO: diff check passed'
+  const shown = 'k\\x1b]0;owned\\x07\\n[2024/01/01 00:00:00] root INFO: diff check passed'
+  const recorded = checks({ [evil]: f32(1, 2) }, { [evil]: [1, 3] })
+  const report = buildReport([
+    {
+      file: 'stages/01-x.align.test.ts',
+      tests: [{ name: 't', state: 'failed', checks: recorded }],
+    },
+  ])
+  const unsafe = (text: string) =>
+    [...text].some((ch) => ch === '\u001b' || ch === '\u0007' || ch === '\r')
+
+  test('the matcher message and the terminal line', () => {
+    const result = compare({ [evil]: f32(1, 2) }, { [evil]: [1, 3] })
+    const message = matcherMessage('toAlignWith', result, false)
+    expect(unsafe(message)).toBe(false)
+    expect(message).toContain(shown)
+    expect(message.split('\n').filter((l) => l.includes('root INFO'))).toHaveLength(3)
+    const line = stageLine('x', recorded)
+    expect(line).toBe(`x  1 of 1 keys not aligned: ${shown}`)
+  })
+
+  test('the annotation', () => {
+    const { message } = annotationOf(recorded[0] as AlignCheck, false)
+    expect(unsafe(message) || message.includes('\n')).toBe(false)
+    expect(message.startsWith(`toAlignWith ${shown}: not aligned: 1 / 2`)).toBe(true)
+  })
+
+  test('summary.md, report.json, <stage>_diff.log and index.html', () => {
+    const md = formatSummary(report)
+    expect(unsafe(md)).toBe(false)
+    expect(md.split('\n').some((l) => l.startsWith('[2024/01/01'))).toBe(false)
+    const json = formatReportJson(report)
+    expect(unsafe(json)).toBe(false)
+    expect(JSON.parse(json).stages[0].keys[0].key).toBe(evil)
+    const log = formatReprodLog(stageLogLines(report.stages[0]?.keys ?? []), new Date(2024, 0, 1))
+    expect(unsafe(log)).toBe(false)
+    expect(log.split('\n')).toHaveLength(5) // key, mean line, allclose reason, verdict, ''
+    expect(log.trimEnd().split('\n').at(-1)).toMatch(/root INFO: diff check failed$/)
+    const html = renderHtml(report)
+    expect(unsafe(html)).toBe(false)
+    expect(html).toContain(escapeHtml(shown))
+  })
 })

@@ -170,7 +170,9 @@ describe('a run of the fixture project, through the Vitest CLI', () => {
     ])
     expect(loss?.failedTests).toEqual(['loss: a broken candidate', 'loss: heads'])
     expect(loss?.keys.map((k) => k.verdict)).toEqual(['fail', 'pass', 'fail'])
-    expect(loss?.keys[0]?.failures).toEqual(['mean |Δ| 0.1 > 1e-6'])
+    expect(loss?.keys[0]?.failures).toMatchObject([
+      { kind: 'threshold', method: 'mean', threshold: 1e-6 },
+    ])
     expect(loss?.keys[0]?.wouldPass?.threshold).toBeCloseTo(0.1, 12)
   })
 

@@ -1,0 +1,163 @@
+/**
+ * The raw-array codec every format shares (`.npy`, `.npz` members, pickled ndarrays): bytes of
+ * a dtype in a byte order and a memory order, to and from an {@link NdArray}. Reading gives C
+ * order data in native byte order, as a view of the input where it can (aligned, native, C
+ * order), else one copy; an array the file held in Fortran order is marked `order: 'F'` (its
+ * data is still C order) so that renderers can sum in numpy's memory order.
+ */
+import {
+  type DType,
+  type NdArray,
+  STORAGE,
+  type StorageOf,
+  type TypedArray,
+} from '../compare/dtype.js'
+import { itemsizeOf, nativeLittleEndian, type ResolvedDescr } from './numpy-dtype.js'
+
+/** `(2, 3)`, `(5,)`, `()`: a shape as Python writes a tuple. */
+export function pyShape(shape: readonly number[]): string {
+  return shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`
+}
+
+/**
+ * The element count of `shape` when `count * itemsize` stays within `maxBytes`, else
+ * `undefined`. Checked dimension by dimension, so no product is ever inexact below the limit;
+ * a zero dimension makes the array empty whatever the others are. With no limit, a count
+ * beyond 2^53 is `Infinity` (no such array can be present).
+ */
+export function boundedCount(
+  shape: readonly number[],
+  itemsize: number,
+  maxBytes: number,
+): number | undefined {
+  if (shape.includes(0)) return 0
+  let count = 1
+  for (const d of shape) {
+    count *= d
+    if (count * itemsize > maxBytes) return undefined
+    if (!Number.isSafeInteger(count)) return Number.POSITIVE_INFINITY
+  }
+  return count
+}
+
+/** A copy with every `itemsize`-byte element reversed. */
+export function byteswap(src: Uint8Array, itemsize: number): Uint8Array {
+  const out = new Uint8Array(src.length)
+  const last = itemsize - 1
+  for (let i = 0; i < src.length; i += itemsize) {
+    for (let b = 0; b < itemsize; b++) out[i + b] = src[i + last - b] as number
+  }
+  return out
+}
+
+/** Lanes of one element: 8-byte elements move as two Uint32 lanes (no BigInt per element). */
+function lanesOf(buffer: ArrayBufferLike, offset: number, count: number, itemsize: number) {
+  if (itemsize === 1) return new Uint8Array(buffer, offset, count)
+  if (itemsize === 2) return new Uint16Array(buffer, offset, count)
+  return new Uint32Array(buffer, offset, count * (itemsize / 4))
+}
+
+/** Column-major data of `shape` copied into row-major order (a new buffer). */
+function fortranToC(
+  buffer: ArrayBufferLike,
+  offset: number,
+  count: number,
+  itemsize: number,
+  shape: readonly number[],
+): ArrayBuffer {
+  const src = lanesOf(buffer, offset, count, itemsize)
+  const out = new ArrayBuffer(count * itemsize)
+  const dst = lanesOf(out, 0, count, itemsize)
+  const nd = shape.length
+  const dims = Float64Array.from(shape)
+  // Fortran strides in elements: the first axis varies fastest.
+  const stride = new Float64Array(nd)
+  for (let k = 0, s = 1; k < nd; k++) {
+    stride[k] = s
+    s *= dims[k] as number
+  }
+  const idx = new Float64Array(nd)
+  let s = 0
+  const wide = itemsize === 8
+  for (let i = 0; i < count; i++) {
+    if (wide) {
+      dst[2 * i] = src[2 * s] as number
+      dst[2 * i + 1] = src[2 * s + 1] as number
+    } else dst[i] = src[s] as number
+    // Next C-order index: the last axis varies fastest.
+    for (let k = nd - 1; k >= 0; k--) {
+      s += stride[k] as number
+      idx[k] = (idx[k] as number) + 1
+      if ((idx[k] as number) < (dims[k] as number)) break
+      s -= (stride[k] as number) * (dims[k] as number)
+      idx[k] = 0
+    }
+  }
+  return out
+}
+
+type ViewCtor<D extends DType> = new (
+  buffer: ArrayBufferLike,
+  byteOffset: number,
+  length: number,
+) => StorageOf[D]
+
+/** The constructor that views each dtype's storage over a buffer (the core's table). */
+const VIEW = STORAGE as unknown as { readonly [D in DType]: ViewCtor<D> }
+
+/**
+ * numpy stores bool as one byte, 0 or 1. Any other byte (a hand-made file) is True to numpy;
+ * the NdArray contract is 0/1, so such data is copied and set to 1 (the input is not changed).
+ */
+function boolBytes(data: Uint8Array): Uint8Array {
+  let i = 0
+  while (i < data.length && (data[i] as number) <= 1) i++
+  if (i === data.length) return data
+  const out = new Uint8Array(data)
+  for (; i < out.length; i++) if ((out[i] as number) > 1) out[i] = 1
+  return out
+}
+
+/**
+ * The array of `count` elements at `bytes[offset]` (the caller checked that they are present):
+ * a view when aligned, native and C order (or Fortran order with at most one axis longer than
+ * 1, where both orders lay the elements out alike), else one copy.
+ */
+export function decodeRawArray(
+  bytes: Uint8Array,
+  offset: number,
+  count: number,
+  { dtype, itemsize, littleEndian }: ResolvedDescr,
+  fortranOrder: boolean,
+  shape: readonly number[],
+): NdArray {
+  const nbytes = count * itemsize
+  const swap = itemsize > 1 && littleEndian !== nativeLittleEndian
+  let buffer: ArrayBufferLike = bytes.buffer
+  let at = bytes.byteOffset + offset
+  if (swap) {
+    buffer = byteswap(bytes.subarray(offset, offset + nbytes), itemsize).buffer
+    at = 0
+  } else if (at % itemsize !== 0) {
+    // `new Uint8Array(view)` copies; `bytes.slice` would not for a Node Buffer (it is subarray).
+    buffer = new Uint8Array(bytes.subarray(offset, offset + nbytes)).buffer
+    at = 0
+  }
+  if (fortranOrder && shape.filter((d) => d > 1).length > 1) {
+    buffer = fortranToC(buffer, at, count, itemsize, shape)
+    at = 0
+  }
+  let data = new VIEW[dtype](buffer, at, count) as TypedArray
+  if (dtype === 'bool') data = boolBytes(data as Uint8Array)
+  const nd = { data, shape: [...shape], dtype } as NdArray
+  return fortranOrder ? ({ ...nd, order: 'F' } as NdArray) : nd
+}
+
+/** The data's bytes, little endian and C order, bools as 0/1: the data itself where it is. */
+export function littleEndianBytes(nd: NdArray): Uint8Array {
+  const d = nd.data
+  let bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
+  if (nd.dtype === 'bool' && bytes.some((b) => b > 1)) bytes = bytes.map((b) => (b ? 1 : 0))
+  const itemsize = itemsizeOf(nd.dtype)
+  return itemsize > 1 && !nativeLittleEndian ? byteswap(bytes, itemsize) : bytes
+}
