@@ -7,7 +7,7 @@
 import { type DType, elementAt, type NdArray, numericView } from './dtype.js'
 import { type ExactDiff, exactIntStats, isExactPair } from './exact-int.js'
 import { diffHistogram } from './histogram.js'
-import { pairStats } from './kernel/index.js'
+import { type PairInput, pairStats, pairStatsMany, WASM_MIN_LENGTH } from './kernel/index.js'
 import {
   type AlignOptions,
   type KeyOptions,
@@ -36,7 +36,23 @@ interface Context {
   readonly shared: KeyOptions | undefined
   readonly resolved: Map<string, PairOptions>
   last?: { readonly a: DType; readonly e: DType; readonly o: PairOptions }
+  /** The pairs whose statistics the kernel computes, all at once after the walk. */
+  readonly pending: Pending[]
+  readonly inputs: PairInput[]
 }
+
+/** A pair waiting for its statistics: its place in the results and what its verdict needs. */
+interface Pending {
+  readonly index: number
+  readonly a: NdArray
+  readonly e: NdArray
+  readonly key: string
+  readonly o: PairOptions
+  readonly failures: Failure[]
+}
+
+/** The place of a pending pair's result until the kernel has run. */
+const PLACEHOLDER: KeyResult = { key: '', pass: false, failures: [] }
 
 /** One pair's options, resolved: the rule's, and the allclose tolerance mismatches count at. */
 interface PairOptions {
@@ -62,12 +78,22 @@ export function compare(
     extras,
     shared: options.keys === undefined ? optionsForKey(options, '') : undefined,
     resolved: new Map(),
+    pending: [],
+    inputs: [],
   }
   const limits = limitsOf(options)
   // both sides are normalized (and bounded) before any pair is compared
   const a = normalize(actual, 'actual', '', limits)
   const e = normalize(expected, 'expected', '', limits)
   walk(a, e, '', ctx, keys)
+  // every pair's statistics in one batch: a record's pairs can then run on two threads
+  if (ctx.pending.length > 0) {
+    const stats = pairStatsMany(ctx.inputs)
+    for (let j = 0; j < ctx.pending.length; j++) {
+      const p = ctx.pending[j] as Pending
+      keys[p.index] = finishPair(p.a, p.e, p.key, p.o, p.failures, stats[j] as KernelStats, ctx)
+    }
+  }
   if (keys.length === 0 && !options.allowVacuous) {
     // Two empty records: nothing was compared, so nothing was proven.
     keys.push({ key: '', pass: false, failures: [{ kind: 'vacuous' }] })
@@ -128,7 +154,7 @@ function walk(
     })
     return
   }
-  out.push(comparePair(a as NdArray, e as NdArray, key, ctx))
+  comparePair(a as NdArray, e as NdArray, key, ctx, out)
 }
 
 const size = (shape: readonly number[]): number => shape.reduce((p, d) => p * d, 1)
@@ -175,11 +201,9 @@ function optionsOfPair(a: NdArray, e: NdArray, key: string, ctx: Context): PairO
   return o
 }
 
-function comparePair(a: NdArray, e: NdArray, key: string, ctx: Context): KeyResult {
-  const { resolved, kernel: tol } = optionsOfPair(a, e, key, ctx)
-  const { rule } = resolved
-  const actual = { shape: a.shape, dtype: a.dtype }
-  const expected = { shape: e.shape, dtype: e.dtype }
+function comparePair(a: NdArray, e: NdArray, key: string, ctx: Context, out: KeyResult[]): void {
+  const o = optionsOfPair(a, e, key, ctx)
+  const { resolved, kernel: tol } = o
   const failures: Failure[] = []
   const shapesMatch =
     resolved.shape === 'strict'
@@ -188,38 +212,86 @@ function comparePair(a: NdArray, e: NdArray, key: string, ctx: Context): KeyResu
   if (!shapesMatch) failures.push({ kind: 'shape' })
   if (resolved.checkDtype && a.dtype !== e.dtype) failures.push({ kind: 'dtype' })
   // Without the same element count there is nothing to pair element by element.
-  if (a.data.length !== e.data.length || size(a.shape) !== size(e.shape))
-    return { key, actual, expected, rule, pass: false, failures }
-
-  let k: KernelStats
-  let exact: ExactDiff | undefined
-  if (isExactPair(a.dtype, e.dtype)) {
-    ;({ stats: k, exact } = exactIntStats(a, e, tol))
-  } else {
-    k = pairStats(numericView(a), numericView(e), tol)
+  if (a.data.length !== e.data.length || size(a.shape) !== size(e.shape)) {
+    const actual = { shape: a.shape, dtype: a.dtype }
+    const expected = { shape: e.shape, dtype: e.dtype }
+    out.push({ key, actual, expected, rule: resolved.rule, pass: false, failures })
+    return
   }
+  if (isExactPair(a.dtype, e.dtype)) {
+    const { stats, exact } = exactIntStats(a, e, tol)
+    out.push(finishPair(a, e, key, o, failures, stats, ctx, exact))
+    return
+  }
+  if (a.data.length < WASM_MIN_LENGTH) {
+    // the JS kernel's: nothing for a batch to share
+    const stats = pairStats(numericView(a), numericView(e), tol)
+    out.push(finishPair(a, e, key, o, failures, stats, ctx))
+    return
+  }
+  ctx.pending.push({ index: out.length, a, e, key, o, failures })
+  ctx.inputs.push({ actual: numericView(a), expected: numericView(e), tol })
+  out.push(PLACEHOLDER)
+}
+
+/** A pair's result from its statistics. */
+function finishPair(
+  a: NdArray,
+  e: NdArray,
+  key: string,
+  o: PairOptions,
+  failures: Failure[],
+  k: KernelStats,
+  ctx: Context,
+  exact?: ExactDiff,
+): KeyResult {
+  const { resolved } = o
+  const { rule } = resolved
+  const actual = { shape: a.shape, dtype: a.dtype }
+  const expected = { shape: e.shape, dtype: e.dtype }
   const worstFlat = rule.method === 'allclose' ? k.argMaxExcess : k.argMaxAbs
-  const stats: PairStats = {
-    n: k.n,
-    meanAbs: k.n === 0 ? 0 : k.sumAbs / k.n,
-    maxAbs: k.maxAbs,
-    minAbs: k.minAbs,
-    maxRel: k.maxRel,
-    mismatches: k.mismatches,
-    ...(worstFlat >= 0 && {
-      worst: {
-        index: unravel(worstFlat, e.shape),
-        actual: elementAt(a, worstFlat),
-        expected: elementAt(e, worstFlat),
-      },
-    }),
-    maxAbsExpected: k.maxAbsExpected,
-    meanAbsExpected: k.n === 0 ? 0 : k.sumAbsExpected / k.n,
-    minAbsExpected: k.minAbsExpected,
-    nonFinite: { actual: k.actual, expected: k.expected },
-    ...(ctx.extras.histogram && {
+  // two literals rather than conditional spreads: this runs once per key of a record
+  const n = k.n
+  const meanAbs = n === 0 ? 0 : k.sumAbs / n
+  const { maxAbs, minAbs, maxRel, mismatches, maxAbsExpected, minAbsExpected } = k
+  const meanAbsExpected = n === 0 ? 0 : k.sumAbsExpected / n
+  const nonFinite = { actual: k.actual, expected: k.expected }
+  let stats: PairStats =
+    worstFlat < 0
+      ? {
+          n,
+          meanAbs,
+          maxAbs,
+          minAbs,
+          maxRel,
+          mismatches,
+          maxAbsExpected,
+          meanAbsExpected,
+          minAbsExpected,
+          nonFinite,
+        }
+      : {
+          n,
+          meanAbs,
+          maxAbs,
+          minAbs,
+          maxRel,
+          mismatches,
+          worst: {
+            index: unravel(worstFlat, e.shape),
+            actual: elementAt(a, worstFlat),
+            expected: elementAt(e, worstFlat),
+          },
+          maxAbsExpected,
+          meanAbsExpected,
+          minAbsExpected,
+          nonFinite,
+        }
+  if (ctx.extras.histogram) {
+    stats = {
+      ...stats,
       histogram: diffHistogram(numericView(a), numericView(e), resolved.equalNan),
-    }),
+    }
   }
   const ruleFails = ruleFailures(rule, stats, exact)
   for (const f of ruleFails) failures.push(f)

@@ -15,8 +15,10 @@
  * {@link WASM_MIN_LENGTH} elements with a finite atol and rtol = 0 or 2^-60 ≤ rtol ≤ 1; it assumes
  * finite values and hands the pair to the JS kernel when a NaN or an infinity shows up (detected
  * because it poisons Σ|Δ|). Everything else, and every runtime without WebAssembly SIMD or
- * shared memory, takes the JS kernel. Large pairs run on two threads (see "Two threads" below;
- * VITEST_ALIGN_THREADS=1 keeps them on one).
+ * shared memory, takes the JS kernel. Large pairs run on two threads (see "Two threads" in
+ * threads.ts; VITEST_ALIGN_THREADS=1 keeps them on one), and so do the pairs of a record, or a
+ * lone pair of 64K float32 elements or more, through {@link pairStatsMany} (batch.ts), which
+ * compare() calls once per comparison with all its pairs.
  */
 import { type KernelStats, type KernelTolerance, type NumericArray, pairStatsJs } from '../stats.js'
 import { type Float32Loop, runWasm } from './run.js'
@@ -24,6 +26,13 @@ import { type KernelPath, rt, type WorkerState } from './runtime.js'
 import { envSingleThread, pollWorker, startWorker, type WorkerHandle } from './threads.js'
 import { getKernel, THREADS_MIN_BYTES, WASM_MIN_LENGTH, wasmTolerance } from './wasm.js'
 
+export {
+  BATCH_MIN_BYTES,
+  type PairInput,
+  type PairStatsManyOptions,
+  pairStatsMany,
+  pieceLength,
+} from './batch.js'
 export type { Float32Loop } from './run.js'
 export { type KernelPath, resetKernelRuntime, type WorkerState } from './runtime.js'
 export { startKernelWorker, stopKernelWorker } from './threads.js'

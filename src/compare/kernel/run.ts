@@ -13,6 +13,7 @@ import {
   type WorkerHandle,
   waitForSlot,
   waitForWorker,
+  workerIdle,
 } from './threads.js'
 import { CHUNK_BYTES, copyChunk, type Kernel, LAYOUT, readResult } from './wasm.js'
 
@@ -67,7 +68,7 @@ export function runWasm(
   let off = 0
   while (off < n) {
     const len = Math.min(n - off, chunk)
-    if (w !== null && !joined && pollWorker(k, w) === 'ready') {
+    if (w !== null && !joined && pollWorker(k, w) === 'ready' && workerIdle(k)) {
       startJob(k, tol, is32, mode)
       w.jobs++
       joined = true

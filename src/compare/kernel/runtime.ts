@@ -37,6 +37,8 @@ export interface KernelRuntime {
   /** Until when large pairs stay on one thread (performance.now() ms), and the last backoff. */
   backoffUntil: number
   backoffMs: number
+  /** Batches (batch.ts) in a row that were not faster on two threads. */
+  batchLosses: number
   /** ms per element of each chunk the main thread copied and ran during a two-thread call. */
   chunkMs: Float64Array
 }
@@ -52,6 +54,7 @@ const fresh = (): KernelRuntime => ({
   importedApis: undefined,
   backoffUntil: 0,
   backoffMs: 0,
+  batchLosses: 0,
   chunkMs: new Float64Array(256),
 })
 

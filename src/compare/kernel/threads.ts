@@ -125,6 +125,8 @@ export function startWorker(k: Kernel): WorkerHandle {
     const cpus = apis.os.availableParallelism?.() ?? apis.os.cpus().length
     if (cpus < 2) return handle
     Atomics.store(k.ctl, LAYOUT.STATE, LAYOUT.BOOTING)
+    // no job of a previous worker (dropped in the middle of one) is pending for this one
+    Atomics.store(k.ctl, LAYOUT.OPEN, 0)
     const w = new apis.wt.Worker(workerSource(), {
       eval: true,
       workerData: { module: k.module, memory: k.memory, layout: LAYOUT },
@@ -269,14 +271,34 @@ export function waitForSlot(k: Kernel, w: WorkerHandle, posted: number): boolean
   return true
 }
 
+/**
+ * Whether the worker is done with its last job (acknowledged, or cancelled before it took it).
+ * A batch (batch.ts) does not wait for a preempted worker's last piece: it computes the piece
+ * itself and leaves the worker to finish it; until then no call hands it a new job.
+ */
+export function workerIdle(k: Kernel): boolean {
+  const { ctl } = k
+  return (
+    Atomics.load(ctl, LAYOUT.ACK) === Atomics.load(ctl, LAYOUT.JOB) ||
+    Atomics.load(ctl, LAYOUT.OPEN) === 0
+  )
+}
+
 /** Hands a new job to the (idle) worker: every job is acknowledged before the next starts. */
-export function startJob(k: Kernel, tol: KernelTolerance, is32: boolean, mode: number): void {
+export function startJob(
+  k: Kernel,
+  tol: KernelTolerance,
+  is32: boolean,
+  mode: number,
+  kind: 0 | 1 = 0,
+): void {
   const { ctl } = k
   const L = LAYOUT
   k.f64[L.params / 8] = tol.atol
   k.f64[L.params / 8 + 1] = tol.rtol
   Atomics.store(ctl, L.IS32, is32 ? 1 : 0)
   Atomics.store(ctl, L.MODE, mode)
+  Atomics.store(ctl, L.KIND, kind)
   for (const word of [L.POSTED, L.CLAIMED, L.WORKED, L.FLAGS]) Atomics.store(ctl, word, 0)
   const job = Atomics.load(ctl, L.JOB) + 1
   Atomics.store(ctl, L.OPEN, job)

@@ -41,6 +41,8 @@ export const LAYOUT: Layout = {
   ctlWords: 16,
   params: 256,
   desc: 512,
+  bdesc: 2048,
+  bresult: 4096,
   mainResult: 1024,
   tailResult: 1152,
   result: 1280,
@@ -53,6 +55,7 @@ export const LAYOUT: Layout = {
   OPEN: 9,
   IS32: 2,
   MODE: 3,
+  KIND: 10,
   POSTED: 4,
   CLAIMED: 5,
   WORKED: 6,
@@ -62,6 +65,7 @@ export const LAYOUT: Layout = {
   READY: 1,
   FAILED: 2,
   spinMs: 1,
+  idleSpinMs: 3,
 }
 const PAGES = (LAYOUT.ring + RING_SLOTS * SLOT_BYTES) / 65536
 

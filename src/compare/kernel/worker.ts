@@ -57,6 +57,14 @@ export interface Layout {
   ring: number
   ringSlots: number
   slotBytes: number
+  /**
+   * Batch jobs (KIND = 1, see batch.ts): per ring slot, 6 f64 at bdesc (length, flat index of
+   * the first element, atol, rtol, 1 for float32, then the step's status, written by whoever
+   * ran it) and the 12 f64 of `finish` at bresult. Each entry is a piece of its own, with its
+   * own init and finish.
+   */
+  bdesc: number
+  bresult: number
   /** The statistics of `finish`, 12 f64 each: main thread, its tail instance, worker. */
   mainResult: number
   tailResult: number
@@ -67,6 +75,8 @@ export interface Layout {
   OPEN: number
   IS32: number
   MODE: number
+  /** 0: one pair in chunks (the entries of one instance); 1: a batch of pieces. */
+  KIND: number
   POSTED: number
   CLAIMED: number
   WORKED: number
@@ -82,6 +92,8 @@ export interface Layout {
    * the next entry or the last chunk normally comes within tens of microseconds.
    */
   spinMs: number
+  /** How long (ms) the worker polls for the next job after one before it sleeps. */
+  idleSpinMs: number
 }
 
 /** What the worker gets as `workerData`. */
@@ -118,21 +130,39 @@ export function workerMain(data: WorkerData): void {
     Atomics.store(ctl, L.STATE, L.FAILED)
     throw err
   }
+  // Warm up: a fresh instance runs its first calls in V8's baseline tier, several times slower
+  // than the optimised code it tiers up to; so run the loops over the (idle: no job before
+  // READY) ring for a while first, the results discarded.
+  const t0 = performance.now()
+  for (let r = 0; r < 400 && performance.now() - t0 < 40; r++) {
+    ex.init(1e-5, 1e-5, r % 3)
+    ex.step32(L.ring, 4096, 0)
+    if (r % 3 === 0) ex.step64(L.ring, 2048, 0)
+  }
   // read JOB before saying READY: the main thread starts a job only once it sees READY
   let job = Atomics.load(ctl, L.JOB)
   Atomics.store(ctl, L.STATE, L.READY)
   try {
-    for (;;) {
+    for (let spin = false; ; spin = true) {
+      if (spin) {
+        // the next job often comes soon (a test comparing record after record): poll for it
+        // for idleSpinMs before sleeping, as waking a sleeping thread can take milliseconds
+        const idle = performance.now()
+        while (Atomics.load(ctl, L.JOB) === job && performance.now() - idle < L.idleSpinMs) {}
+      }
       // idle between jobs: blocked, no CPU used (the thread is unref'd: it never keeps the
       // process alive)
       Atomics.wait(ctl, L.JOB, job)
       const next = Atomics.load(ctl, L.JOB)
       if (next === job) continue
       job = next
-      // take the job, unless the main thread already did it all and cancelled it
+      // take the job, unless the main thread already did it all and cancelled it (having
+      // woken up too late, poll for the next one as after a job)
       if (Atomics.compareExchange(ctl, L.OPEN, job, -job) !== job) continue
       const is32 = Atomics.load(ctl, L.IS32) === 1
-      ex.init(f64[L.params / 8] as number, f64[L.params / 8 + 1] as number, ctl[L.MODE] as number)
+      const batch = Atomics.load(ctl, L.KIND) === 1
+      const mode = ctl[L.MODE] as number
+      if (!batch) ex.init(f64[L.params / 8] as number, f64[L.params / 8 + 1] as number, mode)
       let idleSince = -1
       let worked = 0
       for (;;) {
@@ -141,9 +171,21 @@ export function workerMain(data: WorkerData): void {
         if (q < posted >> 1) {
           if (Atomics.compareExchange(ctl, L.CLAIMED, q, q + 1) !== q) continue
           const slot = q % L.ringSlots
+          const addr = L.ring + slot * L.slotBytes
+          if (batch) {
+            // a piece of its own: init, step, finish into the slot's result
+            const d = L.bdesc / 8 + 6 * slot
+            ex.init(f64[d + 2] as number, f64[d + 3] as number, mode)
+            const len = f64[d] as number
+            const base = f64[d + 1] as number
+            f64[d + 5] = f64[d + 4] === 1 ? ex.step32(addr, len, base) : ex.step64(addr, len, base)
+            ex.finish(L.bresult + 96 * slot)
+            Atomics.store(ctl, L.WORKED, ++worked)
+            idleSince = -1
+            continue
+          }
           const len = f64[L.desc / 8 + 2 * slot] as number
           const base = f64[L.desc / 8 + 2 * slot + 1] as number
-          const addr = L.ring + slot * L.slotBytes
           const status = is32 ? ex.step32(addr, len, base) : ex.step64(addr, len, base)
           if (status !== 0) Atomics.or(ctl, L.FLAGS, status)
           Atomics.store(ctl, L.WORKED, ++worked)
@@ -158,7 +200,7 @@ export function workerMain(data: WorkerData): void {
           idleSince = -1
         }
       }
-      ex.finish(L.result)
+      if (!batch) ex.finish(L.result)
       Atomics.store(ctl, L.ACK, job)
       Atomics.notify(ctl, L.ACK)
     }
