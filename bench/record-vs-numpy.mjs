@@ -5,7 +5,14 @@
  * fixed cost of a pair (1-element pairs, in a record of 10,000 and as lone calls) and the cost
  * per element of lone pairs of 100k and 1M elements. Both sides get the same data (written as
  * .npy, the same LCG as bench/stats-vs-numpy.mjs), each in its own process; best of N after
- * warm-ups.
+ * warm-ups, the same N and the same warm-ups on both sides.
+ *
+ * Warm-ups: 10 calls, then best of 30 (of 10 for the pair loops), on both sides. With 3 warm-ups
+ * V8 has not finished optimising both threads' code (a fresh process needs 10-25 calls before
+ * the worker's loop and the main thread's batch code are optimised; numpy, compiled ahead of
+ * time, needs none), and on a shared 2-core VM where the other core is often busy, best of 20
+ * leaves few runs where both cores were free. Set BENCH_WARMUPS=3 BENCH_RUNS=20 for the earlier
+ * figures (both sides change together).
  *
  * Run with `npm run bench` (after `npm run build`); numpy is Debian's python3-numpy.
  */
@@ -20,6 +27,8 @@ const KEYS = 244
 const N = 10_000
 const PAIRS = 10_000
 const SIZES = [100_000, 1_000_000]
+const WARM = Number(process.env.BENCH_WARMUPS ?? 10)
+const RUNS = Number(process.env.BENCH_RUNS ?? 30)
 const PYTHON = process.env.VITEST_ALIGN_PYTHON ?? '/usr/bin/python3'
 const dist = fileURLToPath(new URL('../dist/', import.meta.url))
 const data = fileURLToPath(new URL('./data.mjs', import.meta.url))
@@ -49,7 +58,7 @@ try {
           ra['layer' + i + '.weight'] = a.slice(i * ${N}, (i + 1) * ${N})
           rb['layer' + i + '.weight'] = b.slice(i * ${N}, (i + 1) * ${N})
         }
-        const best = (f, runs = 20, warm = 3) => { let m = Infinity; for (let i = 0; i < runs + warm; i++) { const t = performance.now(); f(); if (i >= warm) m = Math.min(m, performance.now() - t) } return m }
+        const best = (f, runs = ${RUNS}, warm = ${WARM}) => { let m = Infinity; for (let i = 0; i < runs + warm; i++) { const t = performance.now(); f(); if (i >= warm) m = Math.min(m, performance.now() - t) } return m }
         const check = (r) => { if (!r.pass) throw new Error('verdict') }
         const opts = { atol: 1e-5, rtol: 1e-5 }
         const record = best(() => check(compare(ra, rb, opts)))
@@ -84,7 +93,7 @@ a = np.load(${JSON.stringify(join(dir, 'a.npy'))}); b = np.load(${JSON.stringify
 K, N = ${KEYS}, ${N}
 ra = {f'layer{i}.weight': a[i * N:(i + 1) * N].copy() for i in range(K)}
 rb = {f'layer{i}.weight': b[i * N:(i + 1) * N].copy() for i in range(K)}
-def best(f, runs=20, warm=3):
+def best(f, runs=${RUNS}, warm=${WARM}):
     m = float('inf')
     for i in range(runs + warm):
         t = time.perf_counter(); f()
@@ -114,7 +123,7 @@ print(json.dumps({'absmean': best(absmean), 'three': best(three), 'perPair': bes
   )
   const v = numpy.version
   console.log(
-    `\nA record of ${KEYS} float32 tensors of ${N.toLocaleString('en')} elements, best of 20:\n`,
+    `\nA record of ${KEYS} float32 tensors of ${N.toLocaleString('en')} elements, best of ${RUNS} after ${WARM} warm-ups:\n`,
   )
   console.log('| | time | vs numpy abs-mean loop |')
   console.log('|---|---|---|')
@@ -124,7 +133,7 @@ print(json.dumps({'absmean': best(absmean), 'three': best(three), 'perPair': bes
   row('vitest-align compare(), mean rule, every statistic', ours.recordMean)
   row(`numpy ${v} np.abs(a - b).mean() per key`, numpy.absmean)
   row(`numpy ${v} mean + max + allclose per key`, numpy.three)
-  console.log('\nFixed cost per pair (1-element pairs, best of 10):\n')
+  console.log(`\nFixed cost per pair (1-element pairs, best of 10 after ${WARM} warm-ups):\n`)
   console.log('| | µs per pair |')
   console.log('|---|---|')
   console.log(
@@ -132,7 +141,7 @@ print(json.dumps({'absmean': best(absmean), 'three': best(three), 'perPair': bes
   )
   console.log(`| vitest-align, lone compare() calls | ${ours.perPairLone.toFixed(2)} |`)
   console.log(`| numpy ${v} np.abs(a - b).mean() | ${numpy.perPair.toFixed(2)} |`)
-  console.log('\nPer element, lone float32 pairs (best of 10):\n')
+  console.log(`\nPer element, lone float32 pairs (best of 10 after ${WARM} warm-ups):\n`)
   console.log(
     '| elements | vitest-align compare(), allclose, ns/element | numpy np.abs(a - b).mean(), ns/element |',
   )

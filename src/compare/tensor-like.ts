@@ -108,13 +108,25 @@ export function normalize(
 }
 
 function node(input: unknown, w: Walk, key: string, depth: number): AlignNode {
+  if (typeof input === 'object' && input !== null) {
+    if (isTypedArray(input)) {
+      // the common leaf, without a closure or a second dispatch (arrayNode's own first case)
+      const dtype = dtypeOfStorage(input)
+      if (dtype !== undefined) {
+        const over = spend(w.budget, 1, input.length)
+        if (over !== undefined) throw new AlignInputError(key, w.side, over)
+        return { data: input, shape: [input.length], dtype } as NdArray
+      }
+    } else if (
+      (input instanceof Map || isPlainObject(input)) &&
+      !isTensorLike(input) &&
+      !isNdArrayLike(input)
+    ) {
+      return recordNode(input, w, key, depth)
+    }
+  }
   const fail = (reason: string): never => {
     throw new AlignInputError(key, w.side, reason)
-  }
-  if (typeof input === 'object' && input !== null && !isTypedArray(input)) {
-    const record = input instanceof Map || isPlainObject(input)
-    if (record && !isTensorLike(input) && !isNdArrayLike(input))
-      return recordNode(input, w, key, depth, fail)
   }
   const array = arrayNode(input, fail)
   const over = spend(w.budget, 1, array.data.length)
@@ -127,13 +139,10 @@ function isPlainObject(v: object): boolean {
   return proto === Object.prototype || proto === null
 }
 
-function recordNode(
-  input: object,
-  w: Walk,
-  key: string,
-  depth: number,
-  fail: (r: string) => never,
-): RecordNode {
+function recordNode(input: object, w: Walk, key: string, depth: number): RecordNode {
+  const fail = (reason: string): never => {
+    throw new AlignInputError(key, w.side, reason)
+  }
   const seen = w.memo.get(input)
   if (seen !== undefined) {
     const over = spend(w.budget, seen.keys, seen.elements)
@@ -155,8 +164,13 @@ function recordNode(
     // the file's order when the record was read from one (see key-order.ts)
     const obj = input as Record<string, unknown>
     if ((obj as { [KEY_ORDER]?: unknown })[KEY_ORDER] === undefined) {
-      // no file order: JS's own, read in one pass (orderedKeys would give the same keys)
-      for (const [k, v] of Object.entries(obj)) entries.set(k, node(v, w, join(key, k), depth + 1))
+      // no file order: JS's own (orderedKeys would give the same keys), without an entry
+      // array per key
+      const keys = Object.keys(obj)
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i] as string
+        entries.set(k, node(obj[k], w, key === '' ? k : `${key}.${k}`, depth + 1))
+      }
     } else {
       for (const k of orderedKeys(obj)) entries.set(k, node(obj[k], w, join(key, k), depth + 1))
     }
