@@ -9,6 +9,7 @@ import * as path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm'
 import { AlignError } from 'vitest-align'
+import { registerWasmGradKernels } from './wasm-grads.js'
 
 /**
  * A backend the example runs on: `wasm` (the default: SIMD, one thread in Node), `cpu` (pure JS,
@@ -103,6 +104,8 @@ async function start(name: BackendName): Promise<BackendInfo> {
   let tfjsNodeVersion: string | undefined
   if (name === 'tensorflow') tfjsNodeVersion = await importTfjsNode()
   await activate(name)
+  // TF.js 4.22's wasm has no conv filter or depthwise gradients: without these, backward throws
+  if (name === 'wasm') registerWasmGradKernels()
   return { name, tfjsVersion: tf.version_core, detail: detailOf(name, tfjsNodeVersion) }
 }
 

@@ -69,6 +69,13 @@ export {
   toStateDict,
 } from './mobilenetv3.js'
 export {
+  MATMUL_CHUNK,
+  registerWasmGradKernels,
+  WASM_GRAD_KERNELS,
+} from './wasm-grads.js'
+export { useFastTransposedMatMul } from './wasm-matmul.js'
+export { accurateSum, sumFloat64, useFloat64Sum } from './wasm-sum.js'
+export {
   type Activation,
   type Architecture,
   allConvBns,
