@@ -6,7 +6,10 @@
                                     # list every artifact that differs, or exit 0
 
 Runs under Debian's /usr/bin/python3 with python3-torch, python3-torchvision, python3-numpy and
-dataset-fashion-mnist. One thread, fixed seeds, fixed orders and fixed file stamps: the same
+dataset-fashion-mnist. Stages 1-3 (data_ref, forward_ref, metric_ref) read the trained model;
+stage 4 (loss_backward_ref) and the layer-by-layer view (layers_ref) the checkpoint read back from
+its file; stage 5 (training_ref) trains from a random init (train_init.npz) with its noise runs,
+the float64 one in a second process. One thread, fixed seeds, fixed orders and fixed file stamps: the same
 machine kind gives the same bytes. The tests and `npm run align` only read the committed output.
 """
 import argparse
@@ -25,15 +28,19 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torchvision  # noqa: E402
 
+import backward  # noqa: E402
 import checkpoint  # noqa: E402
 import fashion_mnist  # noqa: E402
+import layers  # noqa: E402
 import stages  # noqa: E402
+import training  # noqa: E402
 from artifacts import list_files, save_npy, save_npz, save_record, sha256_file  # noqa: E402
 
 EXAMPLE = os.path.dirname(HERE)
 DATA = os.path.join(EXAMPLE, 'data')
 MANIFEST = 'manifest.json'
 CHECKPOINT = 'mobilenet_v3_small.npz'
+TRAIN_INIT = 'train_init.npz'
 FAKE_SEED = 0  # np.random.seed before the seed's gen_fake_data()
 
 
@@ -44,7 +51,7 @@ def gen_fake_data(out):
     fake_label = np.arange(1).astype(np.int64)
     save_npy(os.path.join(out, 'fake_data.npy'), fake_data)
     save_npy(os.path.join(out, 'fake_label.npy'), fake_label)
-    return fake_data
+    return fake_data, fake_label
 
 
 def generate(out, log=print):
@@ -56,7 +63,7 @@ def generate(out, log=print):
         log('data: Fashion-MNIST subsets')
         sources = fashion_mnist.write_subsets(out)
         data = fashion_mnist.Data(out, work)
-        fake_data = gen_fake_data(out)
+        fake_data, fake_label = gen_fake_data(out)
         log('checkpoint: training torchvision mobilenet_v3_small')
         model, trained = checkpoint.train(data, log)
         save_npz(os.path.join(out, CHECKPOINT), checkpoint.state_dict_arrays(model))
@@ -65,6 +72,24 @@ def generate(out, log=print):
         save_record(os.path.join(out, 'forward_ref.npy'),
                     stages.forward_record(model, data, fake_data))
         save_record(os.path.join(out, 'metric_ref.npy'), stages.metric_record(model, data))
+
+        # Stages 4, 5 and the layer-by-layer view start from the files as committed: the
+        # checkpoint read back (the very bytes the TS side loads), the train init written first.
+        checkpoint_file = os.path.join(out, CHECKPOINT)
+        with np.load(checkpoint_file) as z:
+            committed = backward.load_model(dict(z), checkpoint.build)
+        log('records: loss_backward (stage 4)')
+        save_record(os.path.join(out, 'loss_backward_ref.npy'),
+                    backward.loss_backward_record(committed, data, fake_data, fake_label))
+        log('records: layers (module outputs and their gradients)')
+        layer_record, layer_order = layers.layers_record(committed, data)
+        save_record(os.path.join(out, 'layers_ref.npy'), layer_record)
+        log('records: training (stage 5) from a random init, and its noise runs')
+        save_npz(os.path.join(out, TRAIN_INIT), training.init_arrays())
+        with np.load(os.path.join(out, TRAIN_INIT)) as z:
+            init = dict(z)
+        training_rec, trained_info = training.training_record(init, data, log)
+        save_record(os.path.join(out, 'training_ref.npy'), training_rec)
 
     artifacts = {}
     for name in list_files(out):
@@ -87,6 +112,10 @@ def generate(out, log=print):
             'train_shuffle': checkpoint.SHUFFLE_SEED,
             'fake_data': FAKE_SEED,
             'tied_logits': stages.TIES_SEED,
+            'loss_backward_weight_samples': backward.SAMPLE_SEED,
+            'train_init': training.INIT_SEED,
+            'train_permutations': training.PERM_SEED,
+            'noise_perturbations': list(training.PERTURB_SEEDS),
         },
         'data': {
             'source': f'{fashion_mnist.SOURCE} (Debian package dataset-fashion-mnist)',
@@ -102,6 +131,9 @@ def generate(out, log=print):
             'fake_data': 'np.random.rand(1, 3, 224, 224).astype(np.float32) - 0.5, label [0]',
         },
         'checkpoint': {'file': CHECKPOINT, **trained},
+        'loss_backward': {'file': 'loss_backward_ref.npy', **backward.describe()},
+        'layers': {'file': 'layers_ref.npy', **layers.describe(layer_order)},
+        'training': {'file': 'training_ref.npy', 'init_file': TRAIN_INIT, **trained_info},
         'generator': {
             name: sha256_file(os.path.join(HERE, name))
             for name in sorted(os.listdir(HERE)) if name.endswith('.py')
