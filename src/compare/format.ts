@@ -5,7 +5,14 @@
  */
 
 import type { ReprodMethod, Rule } from './options.js'
-import type { AlignResult, ArraySummary, Failure, WorstElement } from './result.js'
+import type {
+  AlignResult,
+  ArraySummary,
+  Failure,
+  NoiseStats,
+  WorstElement,
+  WouldPass,
+} from './result.js'
 import type { NonFiniteCensus } from './stats.js'
 
 /**
@@ -20,8 +27,13 @@ export interface KeyView {
   readonly rule?: Rule
   readonly stats?: StatsView
   readonly failures: readonly Failure[]
-  readonly wouldPass?: { readonly atol?: number; readonly threshold?: number }
+  readonly wouldPass?: WouldPass
+  /** Under the noise rule: the spread and the worst element against it. */
+  readonly noise?: NoiseView
 }
+
+/** What the messages read of a key's noise statistics. */
+export type NoiseView = Omit<NoiseStats, 'curve'>
 
 /** The statistics the messages read: those of `PairStats`. */
 export interface StatsView {
@@ -108,6 +120,8 @@ const STAT_LABEL: Record<Exclude<ReprodMethod, 'all'>, string> = {
 export function describeRule(rule: Rule): string {
   if (rule.method === 'allclose')
     return `allclose atol=${formatNumber(rule.atol)} rtol=${formatNumber(rule.rtol)}`
+  if (rule.method === 'noise')
+    return `${formatNumber(rule.factor)} × spread of ${rule.runs} noise run${rule.runs === 1 ? '' : 's'} + atol=${formatNumber(rule.atol)} rtol=${formatNumber(rule.rtol)}`
   const stats = rule.method === 'all' ? 'min, max and mean |Δ|' : STAT_LABEL[rule.method]
   return `${stats} <= ${formatNumber(rule.threshold)}`
 }
@@ -159,9 +173,36 @@ export function describeFailure(k: KeyView, f: Failure, sides: SideNames = MATCH
     }
     case 'threshold':
       return `${STAT_LABEL[f.method]} ${formatNumber(f.value)} > ${formatNumber(f.threshold)}`
+    case 'noise': {
+      const w = k.noise?.worst
+      const worst = w
+        ? `, worst at [${w.index.join(', ')}]: ${formatValue(w.actual)} vs ${formatValue(w.expected)}, |Δ| ${formatNumber(w.diff)} where the runs spread ${formatNumber(w.spread)} (bound ${formatNumber(w.bound)}${w.spread > 0 && Number.isFinite(w.diff) ? `, ${formatNumber(w.diff / w.spread)} × spread` : ''})`
+        : ''
+      return `${f.outside} / ${f.n} (${percent(f.outside, f.n)}) elements outside ${describeRule(k.rule as Rule)}${worst}`
+    }
+    case 'noise-run':
+      return f.problem === 'missing'
+        ? `noise run ${f.run} has no such key`
+        : f.problem === 'shape'
+          ? `noise run ${f.run} has another shape than ${sides.expected}`
+          : `noise run ${f.run} is not finite where ${sides.expected} is: no spread can be measured`
+    case 'break':
+      return `alignment breaks at ${escapeText(f.module)}: error ${formatNumber(f.error)} (max |Δ| / max |${sides.expected}|) is ${f.baseline > 0 ? `${formatNumber(f.error / f.baseline)} ×` : 'above'} the largest before it (${formatNumber(f.baseline)}), over its tolerance and the growth factor ${formatNumber(f.growthFactor)}`
+    case 'modules': {
+      const list = (xs: readonly string[]) =>
+        xs.slice(0, 5).map(escapeText).join(', ') +
+        (xs.length > 5 ? ` (and ${xs.length - 5} more)` : '')
+      const parts = []
+      if (f.missing.length > 0)
+        parts.push(`modules missing from ${sides.actual}: ${list(f.missing)}`)
+      if (f.extra.length > 0) parts.push(`modules not in ${sides.expected}: ${list(f.extra)}`)
+      return parts.join('; ')
+    }
     case 'vacuous': {
       if (k.stats === undefined) return 'nothing was compared (no keys)'
       if (k.stats.n === 0) return 'empty arrays: nothing was compared'
+      if (k.rule?.method === 'noise')
+        return `vacuous: an all-zero ${sides.actual} would pass too (every |${sides.expected}| is within ${describeRule(k.rule)}: max spread ${formatNumber(k.noise?.maxSpread ?? Number.NaN)}); add noise runs that agree more closely, lower the factor, or set allowVacuous`
       const s = k.stats
       const mag =
         k.rule?.method === 'allclose' || k.rule?.method === 'max' || k.rule?.method === 'all'
@@ -178,9 +219,10 @@ export function describeFailure(k: KeyView, f: Failure, sides: SideNames = MATCH
 function passAt(k: KeyView): string | undefined {
   const w = k.wouldPass
   if (w === undefined) return undefined
-  const value = w.atol ?? w.threshold ?? Number.NaN
+  const value = w.atol ?? w.threshold ?? w.factor ?? Number.NaN
   if (!Number.isFinite(value)) return 'no tolerance passes'
-  return `passes at ${w.atol !== undefined ? 'atol' : 'threshold'}=${formatNumber(value)}`
+  const name = w.atol !== undefined ? 'atol' : w.threshold !== undefined ? 'threshold' : 'factor'
+  return `passes at ${name}=${formatNumber(value)}`
 }
 
 /** The failure sentences of one key, joined, with its non-finite census and passing tolerance. */

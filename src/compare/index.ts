@@ -18,6 +18,24 @@ export {
 } from './format.js'
 export { type DiffHistogram, diffHistogram, HISTOGRAM_DECADES } from './histogram.js'
 export {
+  compareLayerwise,
+  DEFAULT_GROWTH_FACTOR,
+  type LayerStat,
+  type LayerStatus,
+  type LayerTreeRow,
+  type LayerwiseOptions,
+  type LayerwiseResult,
+  layerTree,
+} from './layerwise.js'
+export {
+  formatLayerTree,
+  formatLayerwise,
+  type LayerView,
+  type LayerwiseView,
+  summarizeLayerwise,
+} from './layerwise-format.js'
+export { compareWithinNoise, DEFAULT_NOISE_FACTOR, type NoiseOptions } from './noise.js'
+export {
   type AlignOptions,
   DEFAULT_THRESHOLD,
   DEFAULT_TOLERANCES,
@@ -25,6 +43,7 @@ export {
   type KeyOverrides,
   keyMatches,
   type Method,
+  type NoiseRule,
   type ReprodMethod,
   type Rule,
   type Tolerance,
@@ -35,8 +54,12 @@ export type {
   ArraySummary,
   Failure,
   KeyResult,
+  NoiseCurve,
+  NoiseStats,
+  NoiseWorst,
   PairStats,
   WorstElement,
+  WouldPass,
 } from './result.js'
 export type { NonFiniteCensus } from './stats.js'
 export {

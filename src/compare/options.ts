@@ -102,6 +102,21 @@ export const DEFAULT_THRESHOLD = 1e-6
 export type Rule =
   | { readonly method: 'allclose'; readonly atol: number; readonly rtol: number }
   | { readonly method: ReprodMethod; readonly threshold: number }
+  | NoiseRule
+
+/**
+ * The noise-floor rule (`compareWithinNoise`, `toStayWithinNoise`): element i passes when
+ * `|a - e| <= factor·spread_i + atol + rtol·|e|`, where `spread_i` is the largest
+ * `|run_k - e|` over the reference's own `runs` noise runs.
+ */
+export interface NoiseRule {
+  readonly method: 'noise'
+  readonly factor: number
+  readonly atol: number
+  readonly rtol: number
+  /** How many noise runs the spread was measured over. */
+  readonly runs: number
+}
 
 /** Every option of one pair, resolved. */
 export interface ResolvedOptions {

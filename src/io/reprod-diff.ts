@@ -62,13 +62,15 @@ type Stat = Exclude<ReprodMethod, 'all'>
 
 const INDENT = '\t'
 const SIDES: SideNames = { actual: 'candidate', expected: 'reference' }
-const STATS: Record<ReprodMethod | 'allclose', readonly Stat[]> = {
+const STATS: Record<ReprodMethod | 'allclose' | 'noise', readonly Stat[]> = {
   mean: ['mean'],
   max: ['max'],
   min: ['min'],
   all: ['min', 'max', 'mean'],
   // reprod_log has no allclose line: the mean is printed, with the allclose verdict
   allclose: ['mean'],
+  // nor a noise line: the mean is printed, with the noise rule's verdict
+  noise: ['mean'],
 }
 const CORE_STAT = { mean: 'meanAbs', max: 'maxAbs', min: 'minAbs' } as const
 const INTEGER = /^(u?int\d+|bool)$/
@@ -85,6 +87,7 @@ function formatValue(v: number | bigint, integer: boolean): string {
 /** Whether the statistic's verdict is a pass: the rule's failures, as the core judged them. */
 function statPasses(k: KeyView, stat: Stat): boolean {
   if (k.rule?.method === 'allclose') return !k.failures.some((f) => f.kind === 'allclose')
+  if (k.rule?.method === 'noise') return !k.failures.some((f) => f.kind === 'noise')
   return !k.failures.some((f) => f.kind === 'threshold' && f.method === stat)
 }
 
@@ -123,7 +126,7 @@ function pairLines(entry: LogEntry, indent: string): string[] {
         `${indent}${stat} diff: check passed: ${ok ? 'True' : 'False'}, value: ${formatValue(printed, integer && stat !== 'mean')}`,
       )
       if (!ok) shown.add(stat)
-      if (rule.method === 'allclose' || numpy === undefined) continue
+      if (rule.method === 'allclose' || rule.method === 'noise' || numpy === undefined) continue
       // numpy's value, read against the threshold, would say otherwise: say what judged
       const reads = Number(printed) <= rule.threshold
       if (ok && !reads) {

@@ -161,6 +161,25 @@ export function meanDiffDefaults(
   return out
 }
 
+/**
+ * The project's defaults as `toStayWithinNoise` takes them: its rule is the noise rule, so
+ * `method` and `threshold` are left out, at the top level and in every `keys` pattern; `atol`,
+ * `rtol` and `tolerances` stay (they are the band's floor).
+ */
+export function noiseDefaults(project: ProjectDefaults | undefined): ProjectDefaults | undefined {
+  if (project === undefined) return undefined
+  const strip = (o: KeyOptions): KeyOptions => {
+    const { method, threshold, ...rest } = o
+    return rest
+  }
+  const { keys, ...top } = project
+  const out: ProjectDefaults = strip(top)
+  if (keys !== undefined) {
+    out.keys = Object.fromEntries(Object.entries(keys).map(([p, o]) => [p, strip(o)]))
+  }
+  return out
+}
+
 // ---------------------------------------------------------------------------------------------
 // The project's defaults in this worker
 

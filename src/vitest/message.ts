@@ -4,6 +4,8 @@
  */
 
 import { formatNumber, formatReport, keyName } from '../compare/format.js'
+import type { LayerwiseResult } from '../compare/layerwise.js'
+import { formatLayerwise } from '../compare/layerwise-format.js'
 import type { AlignResult } from '../compare/result.js'
 import type { AlignCheck } from './record.js'
 
@@ -13,6 +15,14 @@ export function matcherMessage(name: string, result: AlignResult, isNot: boolean
     ? `${name}: expected received not to align with expected, but it did: `
     : `${name}: expected received to align with expected, but `
   return head + formatReport(result)
+}
+
+/** The message of a layer-by-layer matcher call: the summary line, then the module tree. */
+export function layerwiseMessage(name: string, result: LayerwiseResult, isNot: boolean): string {
+  const head = isNot
+    ? `${name}: expected received not to align layer by layer with expected, but it did: `
+    : `${name}: expected received to align layer by layer with expected, but `
+  return head + formatLayerwise(result)
 }
 
 /**

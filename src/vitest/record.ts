@@ -5,15 +5,20 @@
  * {@link keyViewOf} reads it back for the renderers: nothing downstream judges again.
  */
 import type { MatcherState } from 'vitest'
-import type { KeyView, StatsView } from '../compare/format.js'
+import type { KeyView, NoiseView, StatsView } from '../compare/format.js'
 import type { DiffHistogram } from '../compare/histogram.js'
+import type { LayerStatus, LayerwiseResult } from '../compare/layerwise.js'
+import type { LayerwiseView } from '../compare/layerwise-format.js'
 import type { Rule } from '../compare/options.js'
 import type {
   AlignResult,
   ArraySummary,
   Failure,
   KeyResult,
+  NoiseCurve,
+  NoiseWorst,
   WorstElement,
+  WouldPass,
 } from '../compare/result.js'
 import type { NonFiniteCensus } from '../compare/stats.js'
 
@@ -34,14 +39,58 @@ export interface CheckStats {
 }
 
 type ThresholdFailure = Extract<Failure, { kind: 'threshold' }>
+type BreakFailure = Extract<Failure, { kind: 'break' }>
 
 /**
  * One reason a check failed: the core's {@link Failure}, except that a threshold failure's
- * `value` is left out when it is not finite (+Infinity).
+ * `value` and a break's `error` and `baseline` are left out when not finite (+Infinity).
  */
 export type CheckFailure =
-  | Exclude<Failure, ThresholdFailure>
+  | Exclude<Failure, ThresholdFailure | BreakFailure>
   | (Omit<ThresholdFailure, 'value'> & { readonly value?: number })
+  | (Omit<BreakFailure, 'error' | 'baseline'> & {
+      readonly error?: number
+      readonly baseline?: number
+    })
+
+/** A check's noise statistics (see `NoiseStats`), statistics that are not finite left out. */
+export interface CheckNoise {
+  readonly runs: number
+  readonly factor: number
+  readonly maxSpread?: number
+  readonly meanSpread?: number
+  readonly outside: number
+  readonly zeroInside: number
+  /** Left out when one of its numbers is not finite. */
+  readonly worst?: NoiseWorst
+  /** Reference, candidate, band and the runs' envelope, element by element (1-D pairs). */
+  readonly curve?: NoiseCurve
+}
+
+/** One module of a layer-by-layer check; a number that is not finite is left out. */
+export interface CheckLayer {
+  readonly module: string
+  readonly status: LayerStatus
+  /** max |Δ| / max |expected| of its output. */
+  readonly error?: number
+  /** The largest error of the modules before it. */
+  readonly baseline?: number
+  /** error / baseline. */
+  readonly growth?: number
+  readonly vacuous: boolean
+  readonly maxAbs?: number
+  readonly maxRel?: number
+  /** Its own comparison's failures (over its tolerance, shape, NaN...). */
+  readonly failures: readonly CheckFailure[]
+}
+
+/** A layer-by-layer check: every module in execution order, and the first break. */
+export interface CheckLayerwise {
+  readonly growthFactor: number
+  /** The first module where alignment breaks. */
+  readonly firstBreak?: string
+  readonly modules: readonly CheckLayer[]
+}
 
 /** One compared key, as recorded on the test. */
 export interface AlignCheck {
@@ -74,9 +123,13 @@ export interface AlignCheck {
    * For a failure of the rule: the smallest tolerance of the same rule that would have passed;
    * `{}` when none would (a NaN where a number is).
    */
-  readonly wouldPass?: { readonly atol?: number; readonly threshold?: number }
+  readonly wouldPass?: WouldPass
   /** |Δ| by decade. */
   readonly histogram?: DiffHistogram
+  /** Under the noise rule (`toStayWithinNoise`): the spread, the worst element, the curve. */
+  readonly noise?: CheckNoise
+  /** A layer-by-layer check (`toAlignLayerwise`): the modules and the first break. */
+  readonly layerwise?: CheckLayerwise
 }
 
 declare module 'vitest' {
@@ -120,7 +173,7 @@ export function toCheck(
       : undefined
   const w = s?.worst
   const would = k.wouldPass
-  const wouldValue = would && (would.atol ?? would.threshold)
+  const wouldValue = would && (would.atol ?? would.threshold ?? would.factor)
   return {
     matcher,
     key: k.key,
@@ -140,13 +193,107 @@ export function toCheck(
     failures: k.failures.map(checkFailure),
     ...(would && { wouldPass: finite(wouldValue) ? { ...would } : {} }),
     ...(s?.histogram && { histogram: s.histogram }),
+    ...(k.noise && { noise: checkNoise(k.noise) }),
+  }
+}
+
+function checkNoise(n: NonNullable<KeyResult['noise']>): CheckNoise {
+  const w = n.worst
+  const worstFinite =
+    w !== undefined && [w.actual, w.expected, w.spread, w.bound, w.diff].every(Number.isFinite)
+  return {
+    runs: n.runs,
+    factor: n.factor,
+    ...(finite(n.maxSpread) && { maxSpread: n.maxSpread }),
+    ...(finite(n.meanSpread) && { meanSpread: n.meanSpread }),
+    outside: n.outside,
+    zeroInside: n.zeroInside,
+    ...(worstFinite && { worst: w }),
+    ...(n.curve && { curve: n.curve }),
   }
 }
 
 function checkFailure(f: Failure): CheckFailure {
+  if (f.kind === 'break') {
+    const { error, baseline, ...rest } = f
+    return {
+      ...rest,
+      ...(Number.isFinite(error) && { error }),
+      ...(Number.isFinite(baseline) && { baseline }),
+    }
+  }
   if (f.kind !== 'threshold' || Number.isFinite(f.value)) return { ...f }
   const { value: _, ...rest } = f
   return rest
+}
+
+/** A recorded failure as the core had it: every number left out is +Infinity again. */
+function coreFailure(f: CheckFailure): Failure {
+  if (f.kind === 'threshold') return { ...f, value: orInfinity(f.value) }
+  if (f.kind === 'break')
+    return { ...f, error: orInfinity(f.error), baseline: orInfinity(f.baseline) }
+  return f
+}
+
+/**
+ * A layer-by-layer result as one JSON-safe check: key '' (the whole record), the call's
+ * verdict, the rule of its modules, the first break's statistics and every module in
+ * `layerwise`.
+ */
+export function toLayerwiseCheck(
+  matcher: string,
+  negated: boolean,
+  r: LayerwiseResult,
+): AlignCheck {
+  const at = r.firstBreak !== undefined ? r.modules[r.firstBreak] : undefined
+  const focus = at ?? r.modules[0]
+  const base = focus
+    ? toCheck(matcher, negated, { ...focus.result, key: '' }, r.pass)
+    : toCheck(matcher, negated, { key: '', pass: r.pass, failures: [] }, r.pass)
+  const { wouldPass: _w, ...rest } = base
+  const num = (name: string, x: number) => (Number.isFinite(x) ? { [name]: x } : {})
+  return {
+    ...rest,
+    pass: r.pass,
+    ...(r.rule && { rule: r.rule }),
+    failures: r.failures.map(checkFailure),
+    layerwise: {
+      growthFactor: r.growthFactor,
+      ...(at && { firstBreak: at.module }),
+      modules: r.modules.map((m) => ({
+        module: m.module,
+        status: m.status,
+        ...num('error', m.error),
+        ...num('baseline', m.baseline),
+        ...num('growth', m.growth),
+        vacuous: m.vacuous,
+        ...(m.result.stats && num('maxAbs', m.result.stats.maxAbs)),
+        ...(m.result.stats && num('maxRel', m.result.stats.maxRel)),
+        failures: m.result.failures.map(checkFailure),
+      })),
+    },
+  }
+}
+
+/** A recorded layer-by-layer check read back for the renderers (numbers left out are +Infinity). */
+export function layerwiseViewOf(c: AlignCheck): LayerwiseView | undefined {
+  const l = c.layerwise
+  if (l === undefined) return undefined
+  const at = l.modules.findIndex((m) => m.module === l.firstBreak && m.status === 'break')
+  return {
+    pass: c.pass,
+    growthFactor: l.growthFactor,
+    modules: l.modules.map((m) => ({
+      module: m.module,
+      status: m.status,
+      error: orInfinity(m.error),
+      baseline: orInfinity(m.baseline),
+      growth: m.status === 'missing' || m.status === 'extra' ? Number.NaN : orInfinity(m.growth),
+      vacuous: m.vacuous,
+    })),
+    ...(at >= 0 && { firstBreak: at }),
+    failures: c.failures.map(coreFailure),
+  }
 }
 
 const orInfinity = (x: number | undefined): number => x ?? Number.POSITIVE_INFINITY
@@ -179,15 +326,32 @@ export function keyViewOf(c: AlignCheck): KeyView {
     ...(c.expected && { expected: c.expected }),
     ...(c.rule && { rule: c.rule }),
     ...(stats && { stats }),
-    failures: c.failures.map((f) =>
-      f.kind === 'threshold' ? { ...f, value: orInfinity(f.value) } : f,
-    ),
+    failures: c.failures.map(coreFailure),
     ...(w && {
       wouldPass:
-        w.atol === undefined && w.threshold === undefined
-          ? { [c.rule?.method === 'allclose' ? 'atol' : 'threshold']: Number.POSITIVE_INFINITY }
+        w.atol === undefined && w.threshold === undefined && w.factor === undefined
+          ? {
+              [c.rule?.method === 'allclose'
+                ? 'atol'
+                : c.rule?.method === 'noise'
+                  ? 'factor'
+                  : 'threshold']: Number.POSITIVE_INFINITY,
+            }
           : w,
     }),
+    ...(c.noise && { noise: noiseViewOf(c.noise) }),
+  }
+}
+
+function noiseViewOf(n: CheckNoise): NoiseView {
+  return {
+    runs: n.runs,
+    factor: n.factor,
+    maxSpread: orInfinity(n.maxSpread),
+    meanSpread: orInfinity(n.meanSpread),
+    outside: n.outside,
+    zeroInside: n.zeroInside,
+    ...(n.worst && { worst: n.worst }),
   }
 }
 
@@ -197,4 +361,15 @@ export function recordChecks(state: MatcherState, matcher: string, result: Align
   state.task.meta.align ??= []
   const checks = state.task.meta.align
   for (const k of result.keys) checks.push(toCheck(matcher, state.isNot === true, k, result.pass))
+}
+
+/** Appends a layer-by-layer result to the running test's meta, as one check. */
+export function recordLayerwise(
+  state: MatcherState,
+  matcher: string,
+  result: LayerwiseResult,
+): void {
+  if (state.task === undefined) return
+  state.task.meta.align ??= []
+  state.task.meta.align.push(toLayerwiseCheck(matcher, state.isNot === true, result))
 }

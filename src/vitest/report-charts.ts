@@ -24,7 +24,7 @@ const BIN_LABELS = [
 /** The per-element tolerance to mark on the |Δ| axis, with its label. */
 function toleranceMark(rule: Rule | undefined): { value: number; label: string } | undefined {
   if (rule === undefined) return undefined
-  if (rule.method === 'allclose')
+  if (rule.method === 'allclose' || rule.method === 'noise')
     return { value: rule.atol, label: `atol ${formatNumber(rule.atol)}` }
   return { value: rule.threshold, label: `threshold ${formatNumber(rule.threshold)}` }
 }
@@ -112,7 +112,10 @@ function niceTicks(lo: number, hi: number, count = 6): number[] {
   return ticks
 }
 
-/** One chart of a sequence: the reference and the candidate, a legend, failing points ringed. */
+/**
+ * One chart of a sequence: the reference and the candidate, a legend, failing points ringed;
+ * under the noise rule also the pass band (reference ∓ bound) and the noise runs' envelope.
+ */
 export function sequenceSvg(seq: SequenceReport): string {
   const pts = seq.points
   const W = 560
@@ -123,7 +126,11 @@ export function sequenceSvg(seq: SequenceReport): string {
   const B = 34
   const pw = W - L - R
   const ph = H - T - B
-  const values = pts.flatMap((p) => [p.actual, p.expected])
+  const values = pts.flatMap((p) =>
+    p.band
+      ? [p.actual, p.expected, p.band.lo, p.band.hi, p.band.runsLo, p.band.runsHi]
+      : [p.actual, p.expected],
+  )
   let lo = Math.min(...values)
   let hi = Math.max(...values)
   const pad = hi > lo ? (hi - lo) * 0.08 : Math.abs(hi) * 0.1 || 1
@@ -161,6 +168,27 @@ export function sequenceSvg(seq: SequenceReport): string {
   out.push(`<text x="${W - R}" y="${H - 3}" text-anchor="end">step (${h(seq.name)}_i)</text>`)
   const path = (side: 'actual' | 'expected') =>
     pts.map((p, i) => `${i === 0 ? 'M' : 'L'}${px(x(p.index))} ${px(y(p[side]))}`).join(' ')
+  const banded = pts.every((p) => p.band !== undefined)
+  if (banded) {
+    // an area between two edges: along the upper one, back along the lower one
+    const area = (upper: (p: (typeof pts)[number]) => number, lower: typeof upper) =>
+      `${pts.map((p, i) => `${i === 0 ? 'M' : 'L'}${px(x(p.index))} ${px(y(upper(p)))}`).join(' ')} ${[
+        ...pts,
+      ]
+        .reverse()
+        .map((p) => `L${px(x(p.index))} ${px(y(lower(p)))}`)
+        .join(' ')} Z`
+    out.push(
+      `<path class="band" d="${area(
+        (p) => p.band?.hi ?? p.expected,
+        (p) => p.band?.lo ?? p.expected,
+      )}" fill="#0969da" fill-opacity="0.1" stroke="#0969da" stroke-opacity="0.35" stroke-width="0.75"><title>${h('pass band: reference ∓ (factor × spread + floor)')}</title></path>`,
+      `<path class="runs" d="${area(
+        (p) => p.band?.runsHi ?? p.expected,
+        (p) => p.band?.runsLo ?? p.expected,
+      )}" fill="#0969da" fill-opacity="0.22" stroke="none"><title>${h("the reference's noise runs: min to max")}</title></path>`,
+    )
+  }
   out.push(
     `<path d="${path('expected')}" fill="none" stroke="#0969da" stroke-opacity="0.5" stroke-width="4" stroke-linejoin="round" stroke-linecap="round"/>`,
     `<path d="${path('actual')}" fill="none" stroke="#d4590b" stroke-width="1.75" stroke-dasharray="6 4" stroke-linejoin="round"/>`,
@@ -185,9 +213,15 @@ export function sequenceSvg(seq: SequenceReport): string {
     `<g class="legend"><line x1="${lx}" x2="${lx + 22}" y1="14" y2="14" stroke="#0969da" stroke-opacity="0.5" stroke-width="4" stroke-linecap="round"/><circle cx="${lx + 11}" cy="14" r="4" fill="#0969da"/><text x="${lx + 28}" y="17.5" style="font-size:11px">reference (expected)</text>`,
     `<line x1="${lx + 150}" x2="${lx + 172}" y1="14" y2="14" stroke="#d4590b" stroke-width="1.75" stroke-dasharray="6 4"/><circle cx="${lx + 161}" cy="14" r="2.6" fill="#fff" stroke="#d4590b" stroke-width="1.5"/><text x="${lx + 178}" y="17.5" style="font-size:11px">candidate (actual)</text>`,
   )
-  if (pts.some((p) => !p.pass)) {
+  if (banded) {
     out.push(
-      `<circle cx="${lx + 305}" cy="14" r="6" fill="none" stroke="#cf222e" stroke-width="1.5"/><text x="${lx + 316}" y="17.5" style="font-size:11px">not aligned</text>`,
+      `<rect x="${lx + 290}" y="8" width="22" height="12" fill="#0969da" fill-opacity="0.16" stroke="#0969da" stroke-opacity="0.35" stroke-width="0.75"/><text x="${lx + 318}" y="17.5" style="font-size:11px">noise band</text>`,
+    )
+  }
+  if (pts.some((p) => !p.pass)) {
+    const at = banded ? 395 : 305
+    out.push(
+      `<circle cx="${lx + at}" cy="14" r="6" fill="none" stroke="#cf222e" stroke-width="1.5"/><text x="${lx + at + 11}" y="17.5" style="font-size:11px">not aligned</text>`,
     )
   }
   out.push('</g></svg>')

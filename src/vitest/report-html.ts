@@ -25,6 +25,7 @@ import {
   VERDICT_TEXT,
 } from './report-cells.js'
 import { histogramSvg, sequenceSvg } from './report-charts.js'
+import { LAYERS_CSS, layerwiseHtml } from './report-layers.js'
 
 export { escapeHtml } from './report-cells.js'
 export { histogramSvg, sequenceSvg } from './report-charts.js'
@@ -191,6 +192,8 @@ function stageSection(s: StageReport, i: number): string {
     out.push(`<ul class="errors">${s.errors.map((e) => `<li>${h(e)}</li>`).join('')}</ul>`)
   }
   if (s.keys.length > 0) out.push('<h3>Keys</h3>', keyTable(s.keys, `keys of ${s.stage}`))
+  const layered = [...s.keys, ...s.controls].filter((k) => k.layerwise !== undefined)
+  if (layered.length > 0) out.push('<h3>Layer by layer</h3>', ...layered.map(layerwiseHtml))
   if (s.sequences.length > 0) {
     out.push(
       '<h3>Curves</h3>',
@@ -242,7 +245,7 @@ export function renderHtml(report: AlignReport): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>vitest-align report: ${report.verdict === 'pass' ? 'aligned' : report.verdict === 'fail' ? 'not aligned' : 'empty'}</title>
-<style>${CSS}</style>
+<style>${CSS}${LAYERS_CSS}</style>
 </head>
 <body>
 <header class="top"><div class="wrap">

@@ -6,6 +6,7 @@
 import { escapeText, formatNumber, keyName } from '../compare/format.js'
 import type { AlignReport, KeyReport } from './report.js'
 import { checkStat, headline, reasonOf, shapeCell, VERDICT_TEXT } from './report-cells.js'
+import { layerwiseMarkdown } from './report-layers.js'
 
 /**
  * Text for Markdown (a table cell, a list item): control characters and line breaks escaped
@@ -83,6 +84,11 @@ export function formatSummary(report: AlignReport): string {
       out.push('Failed tests (beyond the keys above):', '')
       for (const t of otherFailures) out.push(`- ${md(t)}`)
       out.push('')
+    }
+    const layered = s.keys.filter((k) => k.layerwise !== undefined)
+    if (layered.length > 0) {
+      out.push('### Layer by layer', '')
+      for (const k of layered) out.push(...layerwiseMarkdown(k, md))
     }
     if (s.sequences.length > 0) {
       const seqs = s.sequences.map((q) => {

@@ -113,13 +113,24 @@ export interface SequencePoint {
   /** The reference's value. */
   readonly expected: number
   readonly pass: boolean
+  /**
+   * Under the noise rule: the pass band around the reference (expected ∓ factor·spread + floor)
+   * and the noise runs' envelope (min and max over the runs and the reference).
+   */
+  readonly band?: {
+    readonly lo: number
+    readonly hi: number
+    readonly runsLo: number
+    readonly runsHi: number
+  }
 }
 
 /**
  * A family of one-element checks named `<name>_<int>` (`loss_0`...`loss_4`, `lr_0`...): a
  * curve of both sides. Found among a stage's positive checks when every key of the family
  * holds one finite value on both sides, appears once, and the indices are contiguous (at least
- * two of them).
+ * two of them). A 1-D key checked under the noise rule (`toStayWithinNoise`) is a curve too,
+ * named by its key, its points by index, with the noise band.
  */
 export interface SequenceReport {
   /** The family's name: `loss` for `loss_0..n`. */
@@ -234,6 +245,26 @@ export function findSequences(checks: readonly AlignCheck[]): SequenceReport[] {
       .sort((a, b) => a.index - b.index)
     const first = points[0]?.index ?? 0
     if (points.every((p, i) => p.index === first + i)) out.push({ name, points })
+  }
+  for (const c of checks) {
+    const q = c.noise?.curve
+    if (q === undefined || q.expected.length < 2) continue
+    const name = c.key === '' ? '(value)' : c.key
+    // each point's verdict is the core's: the indices it found outside the band
+    const failing = new Set(q.outside)
+    const points = q.expected.map((e, i): SequencePoint => {
+      const a = q.actual[i] as number
+      const b = q.bound[i] as number
+      return {
+        index: i,
+        key: `${name}[${i}]`,
+        actual: a,
+        expected: e,
+        pass: !failing.has(i),
+        band: { lo: e - b, hi: e + b, runsLo: q.lo[i] as number, runsHi: q.hi[i] as number },
+      }
+    })
+    out.push({ name, points })
   }
   return out
 }

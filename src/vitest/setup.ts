@@ -16,14 +16,25 @@ import { validateOptions } from '../compare/options.js'
 import {
   annotateNewChecks,
   meanDiffDefaults,
+  noiseDefaults,
   PROVIDE_KEY,
   type ProvidedAlign,
   projectDefaults,
   setProjectDefaults,
   withProjectDefaults,
 } from './defaults.js'
-import { toAlignWith, toHaveMeanDiffBelow } from './matchers/index.js'
-import type { AlignMatchers, MeanDiffOptions, SyncMatcherResult } from './matchers/types.js'
+import {
+  toAlignLayerwise,
+  toAlignWith,
+  toHaveMeanDiffBelow,
+  toStayWithinNoise,
+} from './matchers/index.js'
+import type {
+  AlignMatchers,
+  MeanDiffOptions,
+  NoiseMatcherOptions,
+  SyncMatcherResult,
+} from './matchers/types.js'
 
 setProjectDefaults((inject(PROVIDE_KEY) as ProvidedAlign | undefined)?.defaults)
 
@@ -34,6 +45,25 @@ const recorded = (state: MatcherState): number => state.task?.meta.align?.length
 function callOptions<T>(options: T | undefined): T | undefined {
   if (options !== undefined && projectDefaults() !== undefined) validateOptions(options)
   return options
+}
+
+/**
+ * A call's options with its matcher's own fields (`noise`, `factor`, `growthFactor`) kept out
+ * of the merge with the project's defaults, then put back.
+ */
+function mergeOwn<T extends object>(
+  defaults: Parameters<typeof withProjectDefaults>[0],
+  options: T | undefined,
+  own: readonly string[],
+): T {
+  const call: Record<string, unknown> = { ...(options ?? {}) }
+  const kept: Record<string, unknown> = {}
+  for (const name of own) {
+    if (name in call) kept[name] = call[name]
+    delete call[name]
+  }
+  const merged = withProjectDefaults(defaults, callOptions(call) as never)
+  return { ...merged, ...kept } as T
 }
 
 expect.extend({
@@ -61,6 +91,26 @@ expect.extend({
       threshold,
       merged,
     )
+    annotateNewChecks(this, from, result.pass)
+    return result
+  },
+  toStayWithinNoise(this: MatcherState, received: unknown, expected: unknown, options?: unknown) {
+    const from = recorded(this)
+    const merged =
+      typeof options === 'object' && options !== null
+        ? mergeOwn<NoiseMatcherOptions>(noiseDefaults(projectDefaults()), options as never, [
+            'noise',
+            'factor',
+          ])
+        : (options as NoiseMatcherOptions)
+    const result: SyncMatcherResult = toStayWithinNoise.call(this, received, expected, merged)
+    annotateNewChecks(this, from, result.pass)
+    return result
+  },
+  toAlignLayerwise(this: MatcherState, received: unknown, expected: unknown, options?: unknown) {
+    const from = recorded(this)
+    const merged = mergeOwn(projectDefaults(), options as object | undefined, ['growthFactor'])
+    const result: SyncMatcherResult = toAlignLayerwise.call(this, received, expected, merged)
     annotateNewChecks(this, from, result.pass)
     return result
   },
