@@ -13,6 +13,13 @@ export {
   useBackend,
 } from './backend.js'
 export {
+  BLOCK_BUG_KINDS,
+  type BlockBug,
+  type BlockBugKind,
+  blocksFor,
+  checkBlockBug,
+} from './block-bugs.js'
+export {
   BATCH_SIZE,
   type BatchRange,
   batches,
@@ -42,6 +49,13 @@ export {
   readIdx,
 } from './idx.js'
 export {
+  type LayerOptions,
+  type LayerRecord,
+  layerRecord,
+  toTorchLayout,
+} from './layers.js'
+export { crossEntropy, crossEntropy64, type LossReduction } from './loss.js'
+export {
   type AccuracyOptions,
   accuracy,
   METRIC_BUGS,
@@ -65,9 +79,27 @@ export {
   type PortBug,
   PortInputError,
   type PortOptions,
+  type Tap,
   type TrainForward,
   toStateDict,
 } from './mobilenetv3.js'
+export {
+  ConstantLR,
+  CosineAnnealingLR,
+  type LrSchedule,
+  lrSequence,
+  MultiStepLR,
+  StepLR,
+} from './schedule.js'
+export { normParameterNames, Sgd, type SgdOptions, sgdUpdate } from './sgd.js'
+export {
+  type StepResult,
+  TORCHVISION_DROPOUT,
+  TRAIN_BUGS,
+  type TrainBug,
+  Trainer,
+  type TrainOptions,
+} from './train.js'
 export {
   MATMUL_CHUNK,
   registerWasmGradKernels,

@@ -14,26 +14,27 @@
  * Parameters are `tf.Variable`s and running statistics non-trainable ones, each keyed by its
  * torch state_dict name, so gradients and weights can be reported per torch key.
  */
-import { readFile } from 'node:fs/promises'
 import * as tf from '@tensorflow/tfjs'
 import { AlignError, type NdArray } from 'vitest-align'
-import { readNpz } from 'vitest-align/npy'
+import { type BlockBug, checkBlockBug } from './block-bugs.js'
+import { batchMoments, batchNorm, hardsigmoid, hardswish } from './ops.js'
 import {
   type Architecture,
-  allConvBns,
   type BlockSpec,
   BN_EPS,
   BN_MOMENTUM,
   type ConvBnSpec,
   checkStateDict,
   type F32,
-  fromTfLayout,
   type LinearSpec,
   type SeSpec,
   type StateDictInput,
   toTfLayout,
   type WeightEntry,
 } from './weights.js'
+
+export { fromNchw, loadMobileNetV3, toStateDict } from './io.js'
+export { batchMoments, batchNorm, hardsigmoid, hardswish } from './ops.js'
 
 /**
  * A named porting mistake, switched on in the model code, for the negative controls (a check
@@ -62,6 +63,22 @@ export interface PortOptions {
    * does (torchvision's model has 0.2; random masks cannot align element by element).
    */
   dropout?: number
+  /** A one-block bug (layer-wise negative control), such as `{ kind: 'se-sigmoid', block: 'features.4' }`. */
+  blockBug?: BlockBug
+}
+
+/**
+ * Sees every recorded module's output during a forward ({@link MobileNetV3Small.forwardTapped}),
+ * called in torch's execution order with the torch module path (`features.3.block.1.0`) and the
+ * port's tensor (NHWC, or (batch, C) where torch has (batch, C, 1, 1)); what it returns is used in
+ * the output's place (return the tensor unchanged, or `t + probe` to take its gradient).
+ */
+export type Tap = (path: string, t: tf.Tensor) => tf.Tensor
+
+/** How one forward runs (internal). */
+interface Run {
+  readonly tap: Tap | undefined
+  readonly dropout: number
 }
 
 /** An input the port cannot take. */
@@ -102,6 +119,8 @@ export class MobileNetV3Small {
   readonly bug: PortBug | undefined
   /** The train-mode dropout rate. */
   readonly dropout: number
+  /** The one-block bug built in, if any. */
+  readonly blockBug: BlockBug | undefined
   /** Trainable parameters by torch name, in TF.js layouts (conv HWIO, Linear and SE (in, out)). */
   readonly params: ReadonlyMap<string, tf.Variable>
   /** BatchNorm running statistics (`.running_mean`, `.running_var`) by torch name. */
@@ -120,6 +139,7 @@ export class MobileNetV3Small {
     batchesTracked: Map<string, bigint>,
     bug: PortBug | undefined,
     dropout: number,
+    blockBug: BlockBug | undefined,
   ) {
     this.arch = arch
     this.numClasses = arch.numClasses
@@ -129,6 +149,7 @@ export class MobileNetV3Small {
     this.#batchesTracked = batchesTracked
     this.bug = bug
     this.dropout = dropout
+    this.blockBug = blockBug
     this.#eps = bug === 'bn-eps-1e-5' ? 1e-5 : BN_EPS
   }
 
@@ -142,7 +163,7 @@ export class MobileNetV3Small {
     options: PortOptions = {},
     source = 'state_dict',
   ): MobileNetV3Small {
-    const { bug, dropout = 0 } = options
+    const { bug, dropout = 0, blockBug } = options
     if (bug !== undefined && !PORT_BUGS.includes(bug)) {
       throw new RangeError(`unknown port bug '${bug}'; known: ${PORT_BUGS.join(', ')}`)
     }
@@ -150,6 +171,7 @@ export class MobileNetV3Small {
       throw new RangeError(`dropout must be in [0, 1), got ${dropout}`)
     }
     const { arch, weights, spec } = checkStateDict(stateDict, { source })
+    if (blockBug !== undefined) checkBlockBug(arch, blockBug)
     const params = new Map<string, tf.Variable>()
     const buffers = new Map<string, tf.Variable>()
     try {
@@ -168,13 +190,14 @@ export class MobileNetV3Small {
       const first = n !== undefined && 'data' in n ? (n as NdArray).data[0] : undefined
       tracked.set(bn, typeof first === 'bigint' ? first : BigInt(Math.trunc(Number(first ?? 0))))
     }
-    return new MobileNetV3Small(arch, spec, params, buffers, tracked, bug, dropout)
+    const b = blockBug === undefined ? undefined : { kind: blockBug.kind, block: blockBug.block }
+    return new MobileNetV3Small(arch, spec, params, buffers, tracked, bug, dropout, b)
   }
 
   /** Eval mode (running statistics, no dropout): NHWC float32 (batch, h, w, 3) → (batch, numClasses) logits. */
   predict(x: tf.Tensor4D): tf.Tensor2D {
     this.#check(x)
-    return tf.tidy(() => this.#forward(x, undefined))
+    return tf.tidy(() => this.#forward(x, undefined, { tap: undefined, dropout: 0 }))
   }
 
   /**
@@ -182,15 +205,19 @@ export class MobileNetV3Small {
    * {@link PortOptions.dropout}. Returns the logits and, per BatchNorm, the batch statistics (for
    * {@link updateRunningStats}). Nothing is updated here. The caller owns every returned tensor
    * (`logits.dispose()`, {@link disposeBatchStats}); inside `tf.variableGrads`, `tf.keep` the
-   * statistics you need afterwards.
+   * statistics you need afterwards. `options.dropout` overrides the port's rate for this call.
    */
-  forwardTrain(x: tf.Tensor4D): TrainForward {
+  forwardTrain(x: tf.Tensor4D, options: { dropout?: number } = {}): TrainForward {
     this.#check(x)
+    const { dropout = this.dropout } = options
+    if (!(dropout >= 0 && dropout < 1)) {
+      throw new RangeError(`dropout must be in [0, 1), got ${dropout}`)
+    }
     const names = this.arch.batchNorms
     const counts: number[] = []
     const { logits, means, variances } = tf.tidy(() => {
       const stats: BatchStat[] = []
-      const logits = this.#forward(x, stats)
+      const logits = this.#forward(x, stats, { tap: undefined, dropout })
       for (const s of stats) counts.push(s.count)
       return { logits, means: stats.map((s) => s.mean), variances: stats.map((s) => s.variance) }
     })
@@ -206,12 +233,33 @@ export class MobileNetV3Small {
   }
 
   /**
+   * A forward that shows every recorded module's output to `tap` (see {@link Tap}), eval mode
+   * (running statistics) or train mode (batch statistics, the port's dropout; nothing updated).
+   * Returns the logits; intermediates are freed unless `tap` keeps them. Used inside
+   * `tf.grads`, the tensors `tap` adds flow into the gradient (see `layers.ts`).
+   */
+  forwardTapped(x: tf.Tensor4D, mode: 'eval' | 'train', tap: Tap): tf.Tensor2D {
+    this.#check(x)
+    return tf.tidy(() =>
+      this.#forward(x, mode === 'train' ? [] : undefined, {
+        tap,
+        dropout: mode === 'train' ? this.dropout : 0,
+      }),
+    )
+  }
+
+  /**
    * Updates the running statistics as torch's BatchNorm does after a train-mode forward:
    * `running = (1 - momentum) · running + momentum · batch`, the variance unbiased
    * (`variance · count / (count − 1)`), and `num_batches_tracked` += 1. Every BatchNorm must have
-   * its statistics in `batchStats`; they are not disposed.
+   * its statistics in `batchStats`; they are not disposed. `options.biasedVariance` (a porting
+   * bug, for negative controls) updates `running_var` with the biased batch variance instead.
    */
-  updateRunningStats(batchStats: BatchStats, momentum = BN_MOMENTUM): void {
+  updateRunningStats(
+    batchStats: BatchStats,
+    momentum = BN_MOMENTUM,
+    options: { biasedVariance?: boolean } = {},
+  ): void {
     this.#alive()
     if (!(momentum >= 0 && momentum <= 1)) {
       throw new RangeError(`momentum must be in [0, 1], got ${momentum}`)
@@ -231,7 +279,9 @@ export class MobileNetV3Small {
         const s = batchStats.get(bn) as BatchStat
         const rm = this.#buffer(`${bn}.running_mean`)
         const rv = this.#buffer(`${bn}.running_var`)
-        const unbiased = tf.mul(s.variance, s.count / (s.count - 1))
+        const unbiased = options.biasedVariance
+          ? s.variance
+          : tf.mul(s.variance, s.count / (s.count - 1))
         rm.assign(tf.add(tf.mul(rm, 1 - momentum), tf.mul(s.mean, momentum)))
         rv.assign(tf.add(tf.mul(rv, 1 - momentum), tf.mul(unbiased, momentum)))
         this.#batchesTracked.set(bn, (this.#batchesTracked.get(bn) ?? 0n) + 1n)
@@ -286,33 +336,47 @@ export class MobileNetV3Small {
   }
 
   /** The whole network; `stats` collects batch statistics in train mode (undefined: eval). */
-  #forward(x: tf.Tensor4D, stats: BatchStat[] | undefined): tf.Tensor2D {
-    let h = this.#convBn(x, this.arch.stem, stats)
-    for (const block of this.arch.blocks) h = this.#block(h, block, stats)
-    h = this.#convBn(h, this.arch.lastConv, stats)
-    const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D // AdaptiveAvgPool2d(1) + flatten
+  #forward(x: tf.Tensor4D, stats: BatchStat[] | undefined, run: Run): tf.Tensor2D {
+    const tap = <T extends tf.Tensor>(path: string, t: T): T =>
+      run.tap === undefined ? t : (run.tap(path, t) as T)
+    const { stem, lastConv } = this.arch
+    let h = tap(moduleOf(stem), this.#convBn(x, stem, stats, tap, false))
+    for (const block of this.arch.blocks) h = this.#block(h, block, stats, tap)
+    h = tap(moduleOf(lastConv), this.#convBn(h, lastConv, stats, tap, false))
+    const pooled = tap('avgpool', tf.mean(h, [1, 2]) as tf.Tensor2D) // AdaptiveAvgPool2d(1) (+ flatten)
     const [fc0, fc3] = this.arch.classifier
-    let z = hardswish(this.#linear(pooled, fc0))
-    if (stats !== undefined && this.dropout > 0) z = tf.dropout(z, this.dropout) as tf.Tensor2D
-    return this.#linear(z, fc3)
+    let z = tap('classifier.1', hardswish(tap(fc0.name, this.#linear(pooled, fc0))))
+    if (stats !== undefined && run.dropout > 0) z = tf.dropout(z, run.dropout) as tf.Tensor2D
+    return tap(fc3.name, this.#linear(z, fc3))
   }
 
-  #block(x: tf.Tensor4D, b: BlockSpec, stats: BatchStat[] | undefined): tf.Tensor4D {
+  #block(x: tf.Tensor4D, b: BlockSpec, stats: BatchStat[] | undefined, tap: TapOf): tf.Tensor4D {
+    const bug = this.blockBug?.block === b.name ? this.blockBug.kind : undefined
     let h = x
-    if (b.expand !== undefined) h = this.#convBn(h, b.expand, stats)
-    h = this.#convBn(h, b.depthwise, stats)
-    if (b.se !== undefined) h = this.#se(h, b.se)
-    h = this.#convBn(h, b.project, stats)
-    return b.residual ? tf.add(h, x) : h
+    const relu6 = bug === 'hardswish-as-relu6'
+    if (b.expand !== undefined) h = this.#convBn(h, b.expand, stats, tap, relu6)
+    h = this.#convBn(h, b.depthwise, stats, tap, relu6, bug === 'depthwise-same-padding')
+    if (b.se !== undefined) h = this.#se(h, b.se, tap, bug === 'se-sigmoid')
+    h = this.#convBn(h, b.project, stats, tap, relu6)
+    return tap(b.name, b.residual ? tf.add(h, x) : h)
   }
 
-  #convBn(x: tf.Tensor4D, c: ConvBnSpec, stats: BatchStat[] | undefined): tf.Tensor4D {
+  /** Conv, BatchNorm, activation; `relu6` and `samePad` are one-block bugs. */
+  #convBn(
+    x: tf.Tensor4D,
+    c: ConvBnSpec,
+    stats: BatchStat[] | undefined,
+    tap: TapOf,
+    relu6: boolean,
+    samePad = false,
+  ): tf.Tensor4D {
     const filter = this.#param(`${c.conv}.weight`) as tf.Tensor4D
-    const pad = this.bug === 'same-padding' ? 'same' : (c.kernel - 1) / 2
+    const pad = this.bug === 'same-padding' || samePad ? 'same' : (c.kernel - 1) / 2
     const stride: [number, number] = [c.stride, c.stride]
-    const y = c.depthwise
-      ? tf.depthwiseConv2d(x, filter, stride, pad)
-      : tf.conv2d(x, filter, stride, pad)
+    const y = tap(
+      c.conv,
+      c.depthwise ? tf.depthwiseConv2d(x, filter, stride, pad) : tf.conv2d(x, filter, stride, pad),
+    )
     const gamma = this.#param(`${c.bn}.weight`) as tf.Tensor1D
     const beta = this.#param(`${c.bn}.bias`) as tf.Tensor1D
     let mean: tf.Tensor1D
@@ -325,24 +389,26 @@ export class MobileNetV3Small {
       const [n, hh, ww] = y.shape
       stats.push({ mean, variance, count: n * hh * ww })
     }
-    const z = batchNorm(y, mean, variance, gamma, beta, this.#eps)
+    const z = tap(c.bn, batchNorm(y, mean, variance, gamma, beta, this.#eps))
     switch (c.activation) {
       case 'hardswish':
-        return hardswish(z)
+        return tap(activationOf(c), relu6 ? tf.relu6(z) : hardswish(z))
       case 'relu':
-        return tf.relu(z)
+        return tap(activationOf(c), tf.relu(z))
       case null:
         return z
     }
   }
 
   /** Squeeze-excitation: pool, fc1 (as matMul), ReLU, fc2, hardsigmoid, scale the input. */
-  #se(x: tf.Tensor4D, se: SeSpec): tf.Tensor4D {
-    const pooled = tf.mean(x, [1, 2]) as tf.Tensor2D
-    const s1 = tf.relu(this.#dense(pooled, `${se.name}.fc1`))
-    const s2 = hardsigmoid(this.#dense(s1, `${se.name}.fc2`))
+  #se(x: tf.Tensor4D, se: SeSpec, tap: TapOf, sigmoid: boolean): tf.Tensor4D {
+    const m = se.name
+    const pooled = tap(`${m}.avgpool`, tf.mean(x, [1, 2]) as tf.Tensor2D)
+    const s1 = tap(`${m}.activation`, tf.relu(tap(`${m}.fc1`, this.#dense(pooled, `${m}.fc1`))))
+    const f2 = tap(`${m}.fc2`, this.#dense(s1, `${m}.fc2`))
+    const s2 = tap(`${m}.scale_activation`, sigmoid ? tf.sigmoid(f2) : hardsigmoid(f2))
     const [n] = x.shape
-    return tf.mul(x, tf.reshape(s2, [n, 1, 1, se.channels]))
+    return tap(m, tf.mul(x, tf.reshape(s2, [n, 1, 1, se.channels])))
   }
 
   #linear(x: tf.Tensor2D, l: LinearSpec): tf.Tensor2D {
@@ -357,52 +423,18 @@ export class MobileNetV3Small {
   }
 }
 
-/**
- * Per-channel mean and biased variance of NHWC `x` over (batch, height, width), as train-mode
- * BatchNorm needs them. Reduced one axis at a time (width, then height, then batch; a mean of
- * equal-sized groups' means is the mean), not by `tf.moments(x, [0, 1, 2])`: the wasm backend's
- * Mean sums sequentially in float32, so over 8,192 values its error was 3e-6 relative, against
- * 1e-7 axis by axis (torch sums in float64); axis by axis is also faster on wasm (0.5 ms vs 0.8).
- * Differentiable (the batch statistics are part of train mode's graph, as in torch).
- */
-export function batchMoments(x: tf.Tensor4D): { mean: tf.Tensor1D; variance: tf.Tensor1D } {
-  const meanNhw = (t: tf.Tensor4D): tf.Tensor1D => tf.mean(tf.mean(tf.mean(t, 2), 1), 0)
-  const mean = meanNhw(x)
-  // square(sub), not squaredDifference: TF.js 4.22's SquaredDifference gradient does not sum
-  // over the broadcast axes (variableGrads fails: shape (n, 1, 1, C) for input (C))
-  return { mean, variance: meanNhw(tf.square(tf.sub(x, mean)) as tf.Tensor4D) }
+/** The typed tap inside the forward. */
+type TapOf = <T extends tf.Tensor>(path: string, t: T) => T
+
+/** `features.0` for the Conv2dNormActivation whose conv is `features.0.0`. */
+function moduleOf(c: ConvBnSpec): string {
+  if (!c.conv.endsWith('.0')) throw new Error(`internal: conv name '${c.conv}'`)
+  return c.conv.slice(0, -2)
 }
 
-/**
- * BatchNorm as torch's CPU kernel computes it (`batch_norm_cpu_collect_linear_and_constant_terms`,
- * in float32 for float32 tensors, eval and train mode alike): per channel
- * `alpha = weight / sqrt(var + eps)` (`invstd = 1 / sqrt(var + eps)`, then `invstd * weight`) and
- * `beta = bias - mean * alpha`, then `y = x * alpha + beta`. This is not folding BN into the
- * conv: the conv's output is still computed first and scaled after. It is also 10x faster on
- * wasm than `tf.batchNorm` (its FusedBatchNorm kernel took 41 of 96 ms of a batch-8 forward).
- */
-export function batchNorm<T extends tf.Tensor>(
-  x: T,
-  mean: tf.Tensor1D,
-  variance: tf.Tensor1D,
-  weight: tf.Tensor1D,
-  bias: tf.Tensor1D,
-  eps: number,
-): T {
-  const invstd = tf.div(1, tf.sqrt(tf.add(variance, eps)))
-  const alpha = tf.mul(invstd, weight)
-  const beta = tf.sub(bias, tf.mul(mean, alpha))
-  return tf.add(tf.mul(x, alpha), beta)
-}
-
-/** torch's Hardswish in float32: `x * min(max(x + 3, 0), 6) / 6`, the product first. */
-export function hardswish<T extends tf.Tensor>(x: T): T {
-  return tf.div(tf.mul(x, tf.relu6(tf.add(x, 3))), 6)
-}
-
-/** torch's Hardsigmoid: `min(max(x + 3, 0), 6) / 6`. */
-export function hardsigmoid<T extends tf.Tensor>(x: T): T {
-  return tf.div(tf.relu6(tf.add(x, 3)), 6)
+/** The activation module of a Conv2dNormActivation: `features.0.2` after `features.0.0`, `.1`. */
+function activationOf(c: ConvBnSpec): string {
+  return `${moduleOf(c)}.2`
 }
 
 /** A weight as the port holds it; the `linear-not-transposed` bug lives here. */
@@ -413,62 +445,4 @@ function tensorOf(entry: WeightEntry, torch: F32, bug: PortBug | undefined): tf.
   }
   const a = toTfLayout(entry.role, torch)
   return tf.tensor(a.data, [...a.shape], 'float32')
-}
-
-/**
- * The port's weights in torch's state_dict layout and order, `num_batches_tracked` included
- * (int64 0-d): what the port computes with, for recording and for comparing weights after
- * training. Always the correct inverse layout, so for `linear-not-transposed` the Linear
- * weights differ from the checkpoint's (they are what the buggy port really multiplies by).
- */
-export function toStateDict(model: MobileNetV3Small): Record<string, NdArray> {
-  if (model.disposed) throw new PortInputError('the port was disposed')
-  const out: Record<string, NdArray> = {}
-  // torch's order puts `<bn>.num_batches_tracked` right after `<bn>.running_var`
-  const bnAfter = new Map(allConvBns(model.arch).map((c) => [`${c.bn}.running_var`, c.bn]))
-  for (const entry of model.spec) {
-    const v = model.params.get(entry.name) ?? model.buffers.get(entry.name)
-    if (v === undefined) throw new Error(`internal: no variable '${entry.name}'`)
-    const tfLayout: F32 = { data: v.dataSync() as Float32Array, shape: v.shape, dtype: 'float32' }
-    out[entry.name] = fromTfLayout(entry.role, tfLayout)
-    const bn = bnAfter.get(entry.name)
-    if (bn !== undefined) {
-      out[`${bn}.num_batches_tracked`] = {
-        data: BigInt64Array.of(model.batchesTracked(bn)),
-        shape: [],
-        dtype: 'int64',
-      }
-    }
-  }
-  return out
-}
-
-/**
- * Reads a checkpoint (`.npz` of the torch state_dict, as `np.savez` writes it) and builds the
- * port on the current backend. Throws a `WeightError` naming every bad weight.
- */
-export async function loadMobileNetV3(
-  checkpointPath: string,
-  options: PortOptions = {},
-): Promise<MobileNetV3Small> {
-  const bytes = await readFile(checkpointPath)
-  const stateDict = readNpz(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
-    source: checkpointPath,
-  })
-  return MobileNetV3Small.fromStateDict(stateDict, options, checkpointPath)
-}
-
-/** A torch NCHW float array (such as `fake_data.npy`, (1, 3, 224, 224)) → an NHWC tensor. */
-export function fromNchw(a: NdArray): tf.Tensor4D {
-  if (a.shape.length !== 4) {
-    throw new PortInputError(
-      `fromNchw: expected an NCHW array of rank 4, got (${a.shape.join(', ')})`,
-    )
-  }
-  let data: Float32Array
-  if (a.dtype === 'float32') data = a.data as Float32Array
-  else if (a.dtype === 'float64') data = Float32Array.from(a.data as Float64Array)
-  else throw new PortInputError(`fromNchw: expected float32 (or float64), got ${a.dtype}`)
-  const [n, c, h, w] = a.shape as [number, number, number, number]
-  return tf.tidy(() => tf.transpose(tf.tensor4d(data, [n, c, h, w]), [0, 2, 3, 1]))
 }
