@@ -14,9 +14,14 @@ import {
   loadFashionMnist,
   loadMobileNetV3,
   type MobileNetV3Small,
+  mobileNetV3Small,
+  NUM_CLASSES,
+  normParameterNames,
   type PortBug,
   type TrainForward,
   transformBatch,
+  type WeightEntry,
+  weightSpec,
 } from '../model/index.js'
 
 /** A committed reference artifact (written by `npm run reference`). */
@@ -58,6 +63,55 @@ export interface Subsets {
   readonly val: FashionMnist
 }
 
+/** The architecture of the committed checkpoint, and its state_dict entries in torch's order. */
+export const ARCH = mobileNetV3Small(NUM_CLASSES)
+export const SPEC: readonly WeightEntry[] = weightSpec(ARCH)
+/** The trainable parameters (142), in torch's order. */
+export const PARAM_NAMES: readonly string[] = SPEC.filter((e) => e.trainable).map((e) => e.name)
+const NORM_NAMES = normParameterNames(ARCH)
+
+/** The six SGD steps of `reference/backward.py`. */
+export const LOSS_BACKWARD_STEPS = 6
+
+type LossBackwardKey =
+  | 'loss_fake'
+  | 'loss_eval'
+  | 'loss_train'
+  | 'eval_logits_after'
+  | `loss_${number}`
+  | `lr_${number}`
+  | `grad.${string}`
+  | `weight.${string}`
+  | `weight_stats.${string}`
+  | `weight_index.${string}`
+  | `weight_sample.${string}`
+  | `${string}.running_mean`
+  | `${string}.running_var`
+  | `${string}.num_batches_tracked`
+
+/** Every key of `loss_backward_ref.npy` (see `reference/backward.py`), each checked at load. */
+const LOSS_BACKWARD_KEYS: LossBackwardKey[] = [
+  'loss_fake',
+  'loss_eval',
+  'loss_train',
+  ...Array.from({ length: LOSS_BACKWARD_STEPS }, (_, i): LossBackwardKey[] => [
+    `loss_${i}`,
+    `lr_${i}`,
+  ]).flat(),
+  ...PARAM_NAMES.map((n): LossBackwardKey => `grad.${n}`),
+  ...PARAM_NAMES.flatMap((n): LossBackwardKey[] =>
+    NORM_NAMES.has(n)
+      ? [`weight.${n}`]
+      : [`weight_stats.${n}`, `weight_index.${n}`, `weight_sample.${n}`],
+  ),
+  ...ARCH.batchNorms.flatMap((bn): LossBackwardKey[] => [
+    `${bn}.running_mean`,
+    `${bn}.running_var`,
+    `${bn}.num_batches_tracked`,
+  ]),
+  'eval_logits_after',
+]
+
 export const test = defineAlignment({
   tf,
   root: new URL('..', import.meta.url),
@@ -77,6 +131,7 @@ export const test = defineAlignment({
       ],
     },
     forward: { path: 'data/forward_ref.npy', keys: ['logits', 'val_logits', 'train_logits'] },
+    training: 'data/training_ref.npy',
     metric: {
       path: 'data/metric_ref.npy',
       keys: [
@@ -91,6 +146,7 @@ export const test = defineAlignment({
         'ties_acc_top5',
       ],
     },
+    loss_backward: { path: 'data/loss_backward_ref.npy', keys: LOSS_BACKWARD_KEYS },
   },
   models: { candidate: () => makePort() },
 })
