@@ -147,6 +147,7 @@ export const test = defineAlignment({
       ],
     },
     loss_backward: { path: 'data/loss_backward_ref.npy', keys: LOSS_BACKWARD_KEYS },
+    layers: 'data/layers_ref.npy',
   },
   models: { candidate: () => makePort() },
 })
