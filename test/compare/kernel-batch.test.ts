@@ -15,6 +15,7 @@ import {
   type NumericArray,
   pairStatsJs,
 } from '../../src/compare/stats.js'
+import { mulberry32 } from '../helpers/prng.js'
 
 /** Every field identical (Object.is), the two sums to 1e-12 relative (summation order). */
 function expectSameStats(got: KernelStats, want: KernelStats, what = ''): void {
@@ -33,18 +34,6 @@ function expectSameStats(got: KernelStats, want: KernelStats, what = ''): void {
   }
 }
 
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 const KINDS = ['close', 'noisy', 'ties', 'ramp', 'identical'] as const
 type Kind = (typeof KINDS)[number]
 
@@ -58,7 +47,7 @@ function makePair(
   const Ctor = f32 ? Float32Array : Float64Array
   const a = new Ctor(n)
   const e = new Ctor(n)
-  const rand = prng(seed)
+  const rand = mulberry32(seed)
   for (let i = 0; i < n; i++) {
     const v = (rand() - 0.5) * 200
     e[i] = kind === 'ties' ? Math.floor(rand() * 9) - 4 : v

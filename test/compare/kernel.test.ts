@@ -17,6 +17,7 @@ import {
   type NumericArray,
   pairStatsJs,
 } from '../../src/compare/stats.js'
+import { mulberry32 } from '../helpers/prng.js'
 
 /** Every field identical (Object.is, so -0 and NaN count), the two sums to 1e-12 relative. */
 function expectSameStats(got: KernelStats, want: KernelStats): void {
@@ -39,18 +40,6 @@ function expectSameStats(got: KernelStats, want: KernelStats): void {
     if (!(Math.abs(g - w) <= 1e-12 * Math.max(Math.abs(g), Math.abs(w)))) {
       expect.fail(`${name}: got ${g}, want ${w}`)
     }
-  }
-}
-
-/** mulberry32: a small deterministic PRNG, so that a fast-check seed rebuilds the same arrays. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 
@@ -174,7 +163,7 @@ function build(r: Recipe): [Float32Array | Float64Array, Float32Array | Float64A
   const Ctor = r.f32 ? Float32Array : Float64Array
   const actual = new Ctor(r.n)
   const expected = new Ctor(r.n)
-  fill(r.kind, actual, expected, prng(r.seed), r.tol)
+  fill(r.kind, actual, expected, mulberry32(r.seed), r.tol)
   for (const { at, side, value } of r.nonFinite) {
     if (r.n === 0) break
     const i = at % r.n

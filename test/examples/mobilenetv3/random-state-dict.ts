@@ -11,18 +11,10 @@ import {
   type WeightEntry,
   weightSpec,
 } from '../../../examples/mobilenetv3/model/weights.js'
+import { mulberry32 } from '../../helpers/prng.js'
 
-/** mulberry32: uniform in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** mulberry32: uniform in [0, 1) (the tests' one PRNG). */
+export const rng = mulberry32
 
 const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1)
 

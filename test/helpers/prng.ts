@@ -1,0 +1,16 @@
+/**
+ * The tests' one seeded PRNG (mulberry32, the generator `generateFakeData` uses), so a seed
+ * rebuilds the same data in every test that draws from it.
+ */
+
+/** mulberry32: uniform in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let s = seed >>> 0
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0
+    let t = s
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
