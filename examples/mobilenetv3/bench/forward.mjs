@@ -20,26 +20,20 @@
  * Run with `npm run build && node examples/mobilenetv3/bench/forward.mjs` (the port imports
  * vitest-align from dist).
  */
-import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { cpuModel, formatLoad, ROOT, runTfjsChild, runTorch, stats } from './common.mjs'
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const EXAMPLE = here('../')
-const ROOT = here('../../../')
 const NPZ = join(EXAMPLE, 'data/mobilenet_v3_small.npz')
-const PYTHON = process.env.VITEST_ALIGN_PYTHON ?? '/usr/bin/python3'
 const RUNS = Number(process.env.BENCH_RUNS ?? 10)
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3)
 const SHAPE = [8, 3, 224, 224]
-const stats = (ts) => {
-  const s = [...ts].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return { best: s[0], median: s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2, runs: s.length }
-}
 
 // ---- child: one TF.js backend --------------------------------------------------------------
 if (process.argv[2] === '--tfjs') {
@@ -121,7 +115,6 @@ const load0 = loadavg()
 const dir = mkdtempSync(join(tmpdir(), 'va-mnv3-bench-'))
 const fmt = (ms) => (ms === undefined ? '–' : `${ms.toFixed(1)} ms`)
 const note = []
-const lastLine = (text) => String(text).trim().split('\n').pop()
 try {
   const { encodeNpy, readNpy } = await import('vitest-align/npy')
   const n = SHAPE.reduce((a, b) => a * b)
@@ -143,28 +136,11 @@ try {
     note.push('tensorflow backend skipped: @tensorflow/tfjs-node is not installed (optional)')
   }
   for (const backend of ['wasm', 'cpu', ...(hasTfjsNode ? ['tensorflow'] : [])]) {
-    const args = [fileURLToPath(import.meta.url), '--tfjs', backend, xPath, dir]
-    const r = spawnSync(process.execPath, args, { encoding: 'utf8', cwd: ROOT })
-    if (r.status !== 0) {
-      note.push(`TF.js ${backend} failed (exit ${r.status}): ${lastLine(r.stderr)}`)
-      process.stderr.write(r.stderr)
-      continue
-    }
-    tfjs[backend] = JSON.parse(readFileSync(join(dir, `tfjs-${backend}.json`), 'utf8'))
+    const r = runTfjsChild(fileURLToPath(import.meta.url), backend, [xPath, dir], dir, note)
+    if (r !== undefined) tfjs[backend] = r
   }
 
-  let torch
-  try {
-    const out = execFileSync(PYTHON, ['-c', TORCH, xPath, dir, String(RUNS), String(WARMUP)], {
-      encoding: 'utf8',
-      env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
-    })
-    const r = JSON.parse(lastLine(out))
-    if (r.skipped) note.push(`torch skipped: ${r.skipped}`)
-    else torch = { ...r, ...stats(r.times), times: undefined }
-  } catch (e) {
-    note.push(`torch skipped: ${PYTHON} failed: ${lastLine(e.stderr ?? e.message)}`)
-  }
+  const torch = runTorch(TORCH, [xPath, dir, String(RUNS), String(WARMUP)], note)
 
   const maxDiff = {}
   if (torch) {
@@ -210,13 +186,11 @@ try {
   }
   const load1 = loadavg()
 
-  const cpuModel =
-    /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown'
-  const la = (l) => l.map((v) => v.toFixed(2)).join(' / ')
+  const cpu = cpuModel()
   const w = tfjs.wasm
   const rows = [
-    ['machine', `${availableParallelism()} CPUs (nproc), ${cpuModel}`],
-    ['load avg 1/5/15 min, before / after', `${la(load0)}  →  ${la(load1)}`],
+    ['machine', `${availableParallelism()} CPUs (nproc), ${cpu}`],
+    ['load avg 1/5/15 min, before / after', `${formatLoad(load0)}  →  ${formatLoad(load1)}`],
     ['node', process.version],
     ['TF.js', w?.tfjs ?? tfjs.cpu?.tfjs ?? '–'],
     ['TF.js wasm', w ? `${w.detail}; binary ${w.binary}; multithread flag ${w.multithread}` : '–'],
@@ -248,7 +222,7 @@ try {
   for (const [k, v] of rows) console.log(`| ${k} | ${v} |`)
   for (const n of note) console.log(`\nnote: ${n}`)
   const [nproc, node, load] = [availableParallelism(), process.version, [load0, load1]]
-  const json = { bench: 'mobilenetv3-forward', nproc, cpu: cpuModel, node, loadavg: load, tfjs }
+  const json = { bench: 'mobilenetv3-forward', nproc, cpu, node, loadavg: load, tfjs }
   Object.assign(json, { torch: torch ?? null, maxAbsDiffVsTorch: maxDiff })
   json.ratioWasmOverTorch = ratio ?? null
   console.log(`\n${JSON.stringify({ ...json, stages: stagesRun ?? null, notes: note })}`)

@@ -21,27 +21,20 @@
  *
  * Run with `npm run build && node examples/mobilenetv3/bench/train-step.mjs`.
  */
-import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { cpuModel, formatLoad, runTfjsChild, runTorch, stats } from './common.mjs'
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const EXAMPLE = here('../')
-const ROOT = here('../../../')
 const NPZ = join(EXAMPLE, 'data/mobilenet_v3_small.npz')
 const DATA = join(EXAMPLE, 'data/data_ref.npy')
-const PYTHON = process.env.VITEST_ALIGN_PYTHON ?? '/usr/bin/python3'
 const RUNS = Number(process.env.BENCH_RUNS ?? 10)
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3)
 const LR = 0.01
 const MOMENTUM = 0.9
-const stats = (ts) => {
-  const s = [...ts].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return { best: s[0], median: s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2, runs: s.length }
-}
 
 // ---- child: one TF.js backend --------------------------------------------------------------
 if (process.argv[2] === '--tfjs') {
@@ -146,43 +139,23 @@ const load0 = loadavg()
 const dir = mkdtempSync(join(tmpdir(), 'va-mnv3-train-'))
 const fmt = (ms) => (ms === undefined ? '–' : `${ms.toFixed(1)} ms`)
 const note = []
-const lastLine = (text) => String(text).trim().split('\n').pop()
 try {
   const tfjs = {}
   for (const backend of ['wasm', ...(process.env.BENCH_CPU === '1' ? ['cpu'] : [])]) {
-    const args = [fileURLToPath(import.meta.url), '--tfjs', backend, dir]
-    const r = spawnSync(process.execPath, args, { encoding: 'utf8', cwd: ROOT })
-    if (r.status !== 0) {
-      note.push(`TF.js ${backend} failed (exit ${r.status}): ${lastLine(r.stderr)}`)
-      process.stderr.write(r.stderr)
-      continue
-    }
-    tfjs[backend] = JSON.parse(readFileSync(join(dir, `tfjs-${backend}.json`), 'utf8'))
+    const r = runTfjsChild(fileURLToPath(import.meta.url), backend, [dir], dir, note)
+    if (r !== undefined) tfjs[backend] = r
   }
   if (process.env.BENCH_CPU !== '1') note.push('cpu backend skipped (BENCH_CPU=1 runs it)')
 
-  let torch
-  try {
-    const out = execFileSync(PYTHON, ['-c', TORCH, String(RUNS), String(WARMUP)], {
-      encoding: 'utf8',
-      env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
-    })
-    const r = JSON.parse(lastLine(out))
-    if (r.skipped) note.push(`torch skipped: ${r.skipped}`)
-    else torch = { ...r, ...stats(r.times), times: undefined }
-  } catch (e) {
-    note.push(`torch skipped: ${PYTHON} failed: ${lastLine(e.stderr ?? e.message)}`)
-  }
+  const torch = runTorch(TORCH, [String(RUNS), String(WARMUP)], note)
   const load1 = loadavg()
   const w = tfjs.wasm
   const ratio = w && torch ? w.best / torch.best : undefined
   const loss = (l, i) => (l?.[i] === undefined ? '–' : l[i].toPrecision(8))
-  const cpuModel =
-    /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown'
-  const la = (l) => l.map((v) => v.toFixed(2)).join(' / ')
+  const cpu = cpuModel()
   const rows = [
-    ['machine', `${availableParallelism()} CPUs (nproc), ${cpuModel}`],
-    ['load avg 1/5/15 min, before / after', `${la(load0)}  →  ${la(load1)}`],
+    ['machine', `${availableParallelism()} CPUs (nproc), ${cpu}`],
+    ['load avg 1/5/15 min, before / after', `${formatLoad(load0)}  →  ${formatLoad(load1)}`],
     ['node', process.version],
     ['TF.js', w ? `${w.tfjs}, wasm ${w.detail}` : '–'],
     [
@@ -220,7 +193,7 @@ try {
   console.log('| | |\n|---|---|')
   for (const [k, v] of rows) console.log(`| ${k} | ${v} |`)
   for (const n of note) console.log(`\nnote: ${n}`)
-  const json = { bench: 'mobilenetv3-train-step', nproc: availableParallelism(), cpu: cpuModel }
+  const json = { bench: 'mobilenetv3-train-step', nproc: availableParallelism(), cpu }
   Object.assign(json, {
     node: process.version,
     loadavg: [load0, load1],
