@@ -148,17 +148,7 @@ export function withProjectDefaults(
 export function meanDiffDefaults(
   project: ProjectDefaults | undefined,
 ): ProjectDefaults | undefined {
-  if (project === undefined) return undefined
-  const strip = (o: KeyOptions): KeyOptions => {
-    const { method, threshold, atol, rtol, tolerances, ...rest } = o
-    return rest
-  }
-  const { keys, ...top } = project
-  const out: ProjectDefaults = strip(top)
-  if (keys !== undefined) {
-    out.keys = Object.fromEntries(Object.entries(keys).map(([p, o]) => [p, strip(o)]))
-  }
-  return out
+  return withoutFields(project, ['method', 'threshold', 'atol', 'rtol', 'tolerances'])
 }
 
 /**
@@ -167,10 +157,19 @@ export function meanDiffDefaults(
  * `rtol` and `tolerances` stay (they are the band's floor).
  */
 export function noiseDefaults(project: ProjectDefaults | undefined): ProjectDefaults | undefined {
+  return withoutFields(project, ['method', 'threshold'])
+}
+
+/** The defaults without `fields`, at the top level and in every `keys` pattern. */
+function withoutFields(
+  project: ProjectDefaults | undefined,
+  fields: readonly (keyof KeyOptions)[],
+): ProjectDefaults | undefined {
   if (project === undefined) return undefined
   const strip = (o: KeyOptions): KeyOptions => {
-    const { method, threshold, ...rest } = o
-    return rest
+    const rest: Record<string, unknown> = { ...o }
+    for (const f of fields) delete rest[f]
+    return rest as KeyOptions
   }
   const { keys, ...top } = project
   const out: ProjectDefaults = strip(top)
