@@ -83,6 +83,7 @@ export {
   type TrainForward,
   toStateDict,
 } from './mobilenetv3.js'
+export { type LayerReference, REPLAY_BLOCK, type Replay, replayBackward } from './replay.js'
 export {
   ConstantLR,
   CosineAnnealingLR,

@@ -23,7 +23,8 @@ Keys, per recorded module `<path>` (torch's module path, `features.3.block.1.0`)
 `<mode>.out.<path>`, the module's output (float32, torch NCHW / (N, C) layout), and
 `<mode>.grad_in.<path>`, the gradient of the loss with respect to that output (what flows into
 the module from above in the backward pass; a tensor hook on the output, equal to
-`register_full_backward_hook`'s grad_output). The record's keys are in forward execution order
+`register_full_backward_hook`'s grad_output); `eval.grad_input`, the gradient with respect to
+`eval.input` (what features.0's backward computes). The record's keys are in forward execution order
 (a module after its children: forward hooks fire when a module returns), also listed in the
 manifest (`layers.modules`), and `<mode>.loss`, `<mode>.logits` close each pass.
 
@@ -84,6 +85,7 @@ def recorded_modules(model):
 
 
 def _pass(net, images, labels, names, keep):
+    """The pass's records; `images.grad` holds d loss / d input afterwards when it requires it."""
     outputs, grads, order = {}, {}, []
     handles = []
     modules = dict(net.named_modules())
@@ -128,6 +130,9 @@ def layers_record(model, data):
             net.eval()
             reference.eval()
             record['eval.input'] = x.numpy().copy()
+            # d loss / d input too: the gradient that features.0's backward computes, so that
+            # a module-by-module backward replay can check the stem like every other block
+            x = x.clone().requires_grad_(True)
             record['eval.label'] = y.numpy().copy()
             record['eval.index'] = np.array(index, dtype=np.int64)
         else:
@@ -135,6 +140,9 @@ def layers_record(model, data):
             backward.train_mode(reference)
         names = recorded_modules(net)
         order, outputs, grads, logits, loss = _pass(net, x, y, names, keep)
+        if mode == 'eval':
+            record['eval.grad_input'] = x.grad.detach().numpy().copy()
+            x = x.detach()
         with torch.no_grad():
             same = reference(x)
         assert torch.equal(same, logits), f'{mode}: out-of-place copy differs'
@@ -157,7 +165,8 @@ def describe(order):
                  ' (data_ref train_images_0, train_labels_0), loss the batch mean; every tensor'
                  ' stored for the batch\'s first image only ([0:1])',
         'keys': '<mode>.out.<module path>: the output; <mode>.grad_in.<module path>: d loss /'
-                ' d output; <mode>.logits, <mode>.loss; eval.input, eval.label, eval.index',
+                ' d output; <mode>.logits, <mode>.loss; eval.input, eval.label, eval.index,'
+                ' eval.grad_input (d loss / d eval.input)',
         'recorded': 'every leaf module but Dropout, every SqueezeExcitation, every features.N',
         'not_recorded': 'the root, features, classifier, features.N.block, features.N.block.K'
                         ' (each the same tensor as a recorded child\'s output), Dropout'
