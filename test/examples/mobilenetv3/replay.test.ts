@@ -111,9 +111,9 @@ describe('replayBackward', () => {
     expect(tf.memory().numTensors).toBe(before)
     buggy.dispose()
     for (const b of r.blocks) {
-      const same = (r.actual.get(b)?.data as Float32Array).every(
-        (v, i) => v === (own.actual.get(b)?.data as Float32Array)[i],
-      )
+      const got = (r.actual.get(b) as NdArray).data as Float32Array
+      const want = (own.actual.get(b) as NdArray).data as Float32Array
+      const same = got.every((v, i) => v === want[i])
       // every other block runs on the same tensors through the same code: bit for bit
       expect(same, b).toBe(b !== blockBug.block)
     }
