@@ -1,7 +1,11 @@
 import { describe, expect, expectTypeOf, test } from 'vitest'
-import type { AlignOptions, AlignResult, KeyResult } from '../../src/index.js'
+import type { AlignOptions, AlignResult, KeyResult, LayerwiseOptions } from '../../src/index.js'
 import { compare } from '../../src/index.js'
-import type { AlignMatchers, MeanDiffOptions } from '../../src/vitest/matchers/index.js'
+import type {
+  AlignMatchers,
+  MeanDiffOptions,
+  NoiseMatcherOptions,
+} from '../../src/vitest/matchers/index.js'
 import '../../src/vitest/setup.js'
 
 const logits = new Float32Array(4)
@@ -29,6 +33,35 @@ describe('matcher types', () => {
     // @ts-expect-error the rule is fixed to reprod_log's mean
     expect(logits).toHaveMeanDiffBelow(logits, 1e-5, { method: 'max' })
     expectTypeOf<MeanDiffOptions>().not.toHaveProperty('atol')
+  })
+
+  test('toStayWithinNoise needs the noise runs and takes no reprod_log rule', () => {
+    const losses = { loss: logits }
+    expect(losses).toStayWithinNoise(losses, { noise: [losses, losses] })
+    expect(losses).toStayWithinNoise(losses, { noise: [losses], factor: 5, rtol: 1e-5 })
+    expect(losses).not.toStayWithinNoise(losses, { noise: [new Map([['loss', logits]])] })
+    // @ts-expect-error the noise runs are required
+    expect(losses).toStayWithinNoise(losses)
+    // @ts-expect-error the noise runs are required
+    expect(losses).toStayWithinNoise(losses, { factor: 3 })
+    // @ts-expect-error the rule is the noise band, not a reprod_log statistic
+    expect(losses).toStayWithinNoise(losses, { noise: [losses], method: 'mean' })
+    // @ts-expect-error misspelt option
+    expect(losses).toStayWithinNoise(losses, { noise: [losses], facter: 3 })
+    expectTypeOf<NoiseMatcherOptions['factor']>().toEqualTypeOf<number | undefined>()
+  })
+
+  test('toAlignLayerwise takes the compare options and a growth factor', () => {
+    const layers = { 'features.0': logits, 'features.1': logits }
+    expect(layers).toAlignLayerwise(layers)
+    expect(layers).toAlignLayerwise(layers, { rtol: 0, atol: 1e-5, growthFactor: 10 })
+    expect(layers).toAlignLayerwise(layers, { keys: (key: string) => ({ atol: key.length }) })
+    expect(layers).not.toAlignLayerwise(layers, { method: 'max', threshold: 1e-6 })
+    // @ts-expect-error misspelt option
+    expect(layers).toAlignLayerwise(layers, { growthFactr: 10 })
+    // @ts-expect-error the growth factor is a number
+    expect(layers).toAlignLayerwise(layers, { growthFactor: '10' })
+    expectTypeOf<LayerwiseOptions>().toExtend<AlignOptions>()
   })
 
   test('the asymmetric forms exist on expect and expect.not', () => {

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -148,9 +148,26 @@ describe('align() options in a project (Vitest CLI)', () => {
     try {
       const run = runVitestCli(pluginProject)
       expect(run.status, run.output).toBe(0)
-      expect(run.output).toMatch(/Tests {2}5 passed \(5\)/)
-      expect(run.stdout).toMatch(/^defaults {2}\d+ keys aligned/m)
-      expect(existsSync(join(out, 'report.json'))).toBe(true)
+      expect(run.output).toMatch(/Tests {2}7 passed \(7\)/)
+      expect(run.stdout).toMatch(/^defaults +\d+ keys aligned/m)
+      expect(run.stdout).toMatch(/^noise-layers +2 keys aligned.*\(3 negative controls\)$/m)
+      // the newer matchers reach the report through the plugin alone, with their own data
+      const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'))
+      const stage = report.stages.find((s: { stage: string }) => s.stage === 'noise-layers')
+      const noise = stage.keys.find((k: { matcher: string }) => k.matcher === 'toStayWithinNoise')
+      expect(noise.rule).toMatchObject({ method: 'noise', factor: 3, rtol: 1e-4 })
+      expect(noise.noise.curve.bound).toHaveLength(4)
+      expect(stage.sequences.map((q: { name: string }) => q.name)).toContain('curve')
+      const broken = stage.controls.find(
+        (k: { matcher: string }) => k.matcher === 'toAlignLayerwise',
+      )
+      expect(broken.layerwise.firstBreak).toBe('features.1')
+      expect(broken.layerwise.modules.map((m: { status: string }) => m.status)).toEqual([
+        'aligned',
+        'break',
+        'drift',
+      ])
+      expect(readFileSync(join(out, 'index.html'), 'utf8')).toContain('features.1')
     } finally {
       delete process.env.ALIGN_OUT
       rmSync(out, { recursive: true, force: true })
@@ -160,8 +177,8 @@ describe('align() options in a project (Vitest CLI)', () => {
   test('reporter: false leaves the reporter out', () => {
     const run = runVitestCli(pluginProject, ['--config', 'vitest.no-reporter.config.ts'])
     expect(run.status, run.output).toBe(0)
-    expect(run.output).toMatch(/Tests {2}5 passed \(5\)/)
-    expect(run.stdout).not.toMatch(/^defaults {2}/m)
+    expect(run.output).toMatch(/Tests {2}7 passed \(7\)/)
+    expect(run.stdout).not.toMatch(/^defaults +\d/m)
   }, 60_000)
 
   test('a misspelt plugin option fails start-up with the message', () => {
