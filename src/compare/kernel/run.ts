@@ -15,7 +15,7 @@ import {
   waitForWorker,
   workerIdle,
 } from './threads.js'
-import { CHUNK_BYTES, copyChunk, type Kernel, LAYOUT, readResult } from './wasm.js'
+import { CHUNK_BYTES, copyChunk, type Kernel, LAYOUT, PAIR_AHEAD, readResult } from './wasm.js'
 
 /**
  * Which loop runs float32 chunks: `fast` (f32 pre-filter, best when extremes are rarely tied),
@@ -85,11 +85,11 @@ export function runWasm(
         break
       }
       const forced = split?.(off / chunk)
-      if (forced === 'worker' && !waitForSlot(k, w, posted)) {
+      if (forced === 'worker' && !waitForSlot(k, w, posted, PAIR_AHEAD)) {
         void w.terminate()
         return runWasm(k, actual, expected, tol, loop, null)
       }
-      if (forced !== 'main' && posted - Atomics.load(ctl, L.WORKED) < L.ringSlots) {
+      if (forced !== 'main' && posted - Atomics.load(ctl, L.WORKED) < PAIR_AHEAD) {
         // a free slot (only the worker takes entries before the close): post the chunk
         const slot = posted % L.ringSlots
         const addr = L.ring + slot * L.slotBytes

@@ -259,12 +259,18 @@ export function runQueueTail(
 }
 
 /**
- * For a chunk the `split` option gives to the worker: waits until the queue has a free slot;
- * false when the worker failed or did not free one within WORKER_TIMEOUT_MS.
+ * For a chunk the `split` option gives to the worker: waits until fewer than `ahead` entries
+ * are queued (the whole ring by default; a pair's chunks use PAIR_AHEAD of it); false when the
+ * worker failed or did not free one within WORKER_TIMEOUT_MS.
  */
-export function waitForSlot(k: Kernel, w: WorkerHandle, posted: number): boolean {
+export function waitForSlot(
+  k: Kernel,
+  w: WorkerHandle,
+  posted: number,
+  ahead: number = LAYOUT.ringSlots,
+): boolean {
   const t0 = performance.now()
-  while (posted - Atomics.load(k.ctl, LAYOUT.WORKED) >= LAYOUT.ringSlots) {
+  while (posted - Atomics.load(k.ctl, LAYOUT.WORKED) >= ahead) {
     if (w.state === 'failed' || Atomics.load(k.ctl, LAYOUT.STATE) === LAYOUT.FAILED) return false
     if (performance.now() - t0 > WORKER_TIMEOUT_MS) return false
   }

@@ -38,6 +38,15 @@ const SLOT_BYTES = 2 * CHUNK_BYTES
 const RING_SLOTS = 64
 
 /**
+ * How many chunks of one large pair (run.ts, chunk by chunk) the main thread may have queued
+ * for the worker at once: 4, as measured on the Zen 5 host (as good as 6 or 8, better than 1 or
+ * 2: a shorter queue runs dry while the main thread runs a chunk itself). The chunks still rotate
+ * through all the ring's slots. Kept short so that the worker's request to hand the rest of a
+ * pair to the JS kernel (record-heavy data, see run.ts) is seen while most of the pair is left.
+ */
+export const PAIR_AHEAD = 4
+
+/**
  * The shared memory: control words, parameters and results in the first 64 KiB page, then the
  * main thread's chunk slot and the worker's ring (see worker.ts).
  */
