@@ -54,9 +54,13 @@ export interface ModelOptions<C, M> {
   readonly scope?: 'worker' | 'file'
   /**
    * Disposes a model at the end of its scope. Default: calls its `dispose()` when it has one
-   * (TF.js models, layers models and tensors do).
+   * (TF.js models, layers models and tensors do). Typed by the factories: `(m) => m.dispose()`
+   * gets `m` as what `candidate` or `reference` makes (awaited).
    */
-  readonly dispose?: (model: unknown, name: 'candidate' | 'reference') => unknown
+  readonly dispose?: (
+    model: NoInfer<Awaited<C> | Awaited<M>>,
+    name: 'candidate' | 'reference',
+  ) => unknown
 }
 
 /** What the leak guard needs of TF.js: `tf.memory().numTensors`. Pass the `tf` module itself. */

@@ -223,7 +223,7 @@ export function defineAlignment<
   const models = options.models
   const modelScope = models?.scope ?? 'worker'
   const disposeModel = async (model: unknown, name: 'candidate' | 'reference') => {
-    if (models?.dispose) await models.dispose(model, name)
+    if (models?.dispose) await models.dispose(model as Awaited<C> | Awaited<M>, name)
     else if (hasDispose(model)) await model.dispose()
   }
   const tf = options.tf

@@ -96,6 +96,27 @@ describe('defineAlignment types', () => {
     defineAlignment({ tf: {} })
   })
 
+  test('dispose gets the models the factories make, awaited', () => {
+    defineAlignment({
+      models: {
+        candidate: async () => new Port(),
+        reference: () => ({ name: 'torch' }),
+        dispose: (m, name) => {
+          expectTypeOf(m).toEqualTypeOf<Port | { name: string }>()
+          expectTypeOf(name).toEqualTypeOf<'candidate' | 'reference'>()
+        },
+      },
+    })
+    defineAlignment({ models: { candidate: async () => new Port(), dispose: (m) => m.dispose() } })
+    defineAlignment({
+      models: {
+        reference: () => ({ name: 'torch' }),
+        // @ts-expect-error the reference model has no dispose()
+        dispose: (m) => m.dispose(),
+      },
+    })
+  })
+
   test('per-test opt-out of the leak guard is typed on meta', () => {
     alignTest('leaky', { meta: { leakGuard: false } }, () => {})
     // @ts-expect-error a boolean
