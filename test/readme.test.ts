@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, test } from 'vitest'
 import { ReprodLogger, writeNpy, writeNpz } from '../src/io/index.js'
 import { IN, OUT, weights } from './fixtures/projects/readme/stages/port.js'
+import { codeBlocks, layoutFree } from './helpers/markdown.js'
 import { runVitestCli } from './helpers/run-vitest.js'
 
 const root = fileURLToPath(new URL('../', import.meta.url))
@@ -22,30 +23,7 @@ const scripts = Object.keys(JSON.parse(readFileSync(join(root, 'package.json'), 
 /** The built CLI (`npm test` builds first), as `npx vitest-align` runs it in a project. */
 const bin = join(root, 'dist', 'bin.js')
 
-interface Block {
-  readonly lang: string
-  readonly lines: string[]
-  readonly at: number
-}
-
-function blocks(markdown: string): Block[] {
-  const out: Block[] = []
-  const lines = markdown.split('\n')
-  for (let i = 0; i < lines.length; i++) {
-    const open = /^```(\w*)$/.exec(lines[i] as string)
-    if (!open) continue
-    const end = lines.indexOf('```', i + 1)
-    if (end < 0) throw new Error(`README.md:${i + 1}: unclosed code block`)
-    out.push({ lang: open[1] as string, lines: lines.slice(i + 1, end), at: i + 1 })
-    i = end
-  }
-  return out
-}
-
-/** The code without whitespace and without the trailing commas a formatter adds or drops. */
-const layoutFree = (code: string): string => code.replace(/\s+/g, '').replace(/,([)\]}])/g, '$1')
-
-const all = blocks(readme)
+const all = codeBlocks(readme)
 
 /** The project's data: the stand-in port's input, and its logits computed in float64. */
 function writeProjectData(): void {

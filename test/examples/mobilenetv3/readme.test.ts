@@ -7,36 +7,14 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
+import { codeBlocks, layoutFree } from '../../helpers/markdown.js'
 
 const example = fileURLToPath(new URL('../../../examples/mobilenetv3/', import.meta.url))
 const root = fileURLToPath(new URL('../../../', import.meta.url))
 const readme = readFileSync(`${example}README.md`, 'utf8')
 const scripts = Object.keys(JSON.parse(readFileSync(`${root}package.json`, 'utf8')).scripts)
 
-interface Block {
-  readonly lang: string
-  readonly lines: string[]
-  readonly at: number
-}
-
-function blocks(markdown: string): Block[] {
-  const out: Block[] = []
-  const lines = markdown.split('\n')
-  for (let i = 0; i < lines.length; i++) {
-    const open = /^```(\w*)$/.exec(lines[i] as string)
-    if (!open) continue
-    const end = lines.indexOf('```', i + 1)
-    if (end < 0) throw new Error(`README.md:${i + 1}: unclosed code block`)
-    out.push({ lang: open[1] as string, lines: lines.slice(i + 1, end), at: i + 1 })
-    i = end
-  }
-  return out
-}
-
-/** The code without whitespace and without the trailing commas a formatter adds or drops. */
-const layoutFree = (code: string): string => code.replace(/\s+/g, '').replace(/,([)\]}])/g, '$1')
-
-const all = blocks(readme)
+const all = codeBlocks(readme)
 
 describe('examples/mobilenetv3/README.md', () => {
   test('has TypeScript, shell and output blocks, and no other kind', () => {
