@@ -7,13 +7,16 @@
  * - the project's defaults (`align(options)` provides them; read here once per test file with
  *   `inject`) lie under each call's options, merged per field, `tolerances` per dtype and `keys`
  *   per pattern ({@link withProjectDefaults}); without the plugin, nothing changes;
- * - in a test of `defineAlignment`, each key a call compares is annotated on the test
+ * - in every test of a file this setup runs in (plain `test` from 'vitest' as well as
+ *   `defineAlignment`'s), each key a call compares is annotated on the test
  *   (`context.annotate`: `notice` when it aligned, `error` when it failed the test), so JUnit
- *   shows a `<property>` per key and GitHub Actions an annotation at the `expect` line.
+ *   shows a `<property>` per key and GitHub Actions an annotation at the `expect` line. Vitest
+ *   gives matchers no `annotate`; a `beforeEach` registered here reaches each test's context.
  */
-import { expect, inject, type MatcherState } from 'vitest'
+import { beforeEach, expect, inject, type MatcherState } from 'vitest'
 import { validateOptions } from '../compare/options.js'
 import {
+  annotateChecksOf,
   annotateNewChecks,
   meanDiffDefaults,
   noiseDefaults,
@@ -21,6 +24,7 @@ import {
   type ProvidedAlign,
   projectDefaults,
   setProjectDefaults,
+  settleAnnotations,
   withProjectDefaults,
 } from './defaults.js'
 import {
@@ -37,6 +41,13 @@ import type {
 } from './matchers/types.js'
 
 setProjectDefaults((inject(PROVIDE_KEY) as ProvidedAlign | undefined)?.defaults)
+
+// Every test's checks are annotated while it runs, and its annotations are awaited when it ends
+// (a failed assertion throws before Vitest awaits them itself).
+beforeEach(({ task, onTestFinished }) => {
+  annotateChecksOf(task)
+  onTestFinished(() => settleAnnotations(task))
+})
 
 /** The number of checks already recorded on the running test. */
 const recorded = (state: MatcherState): number => state.task?.meta.align?.length ?? 0

@@ -174,6 +174,46 @@ describe('align() options in a project (Vitest CLI)', () => {
     }
   }, 60_000)
 
+  test('plain tests get a JUnit <property> and a GitHub annotation per compared key', () => {
+    const out = mkdtempSync(join(tmpdir(), 'vitest-align-plugin-ci-'))
+    process.env.ALIGN_OUT = join(out, 'align-out')
+    try {
+      const junit = join(out, 'junit.xml')
+      const run = runVitestCli(pluginProject, [
+        '--reporter=github-actions',
+        '--reporter=junit',
+        `--outputFile.junit=${junit}`,
+      ])
+      expect(run.status, run.output).toBe(0)
+      // `test` from 'vitest', no defineAlignment: the plugin's setup file annotates
+      const xml = readFileSync(junit, 'utf8')
+      const testCase = xml
+        .split('<testcase ')
+        .find((c) =>
+          /^classname="[^"]*" name="the project(&apos;|&#39;|')s key patterns apply/.test(c),
+        )
+      expect(testCase).toBeDefined()
+      const properties = [
+        ...(testCase ?? '').matchAll(/<property name="(\w+)" value="([^"]*)"/g),
+      ].map((m) => `${m[1]}: ${m[2]?.split(':')[0]}`)
+      expect(properties).toEqual([
+        'notice: toAlignWith logits',
+        'notice: toAlignWith loss',
+        'notice: toAlignWith logits (negative control)',
+        'notice: toAlignWith loss (negative control)',
+      ])
+      expect(run.stdout).toMatch(
+        /^::notice file=.*02-defaults\.align\.test\.ts,line=\d+,column=\d+::toAlignWith loss: aligned, max \|Δ\| 0\.25/m,
+      )
+      expect(run.stdout).toMatch(
+        /^::notice file=.*03-noise-layers\.align\.test\.ts.*::toStayWithinNoise curve: aligned/m,
+      )
+    } finally {
+      delete process.env.ALIGN_OUT
+      rmSync(out, { recursive: true, force: true })
+    }
+  }, 60_000)
+
   test('reporter: false leaves the reporter out', () => {
     const run = runVitestCli(pluginProject, ['--config', 'vitest.no-reporter.config.ts'])
     expect(run.status, run.output).toBe(0)
