@@ -7,6 +7,7 @@ import { DTYPES, type DType, isDType } from './dtype.js'
 import { AlignOptionsError } from './errors.js'
 import { keyMatches } from './glob.js'
 import { DEFAULT_LIMITS, type Limits } from './limits.js'
+import { unknownName, valueHint } from './suggest.js'
 
 export { keyMatches } from './glob.js'
 
@@ -182,12 +183,15 @@ function checkKeyOptions(o: unknown, prefix: string): void {
   const known: readonly string[] = prefix === '' ? [...KEY_OPTIONS, ...CALL_OPTIONS] : KEY_OPTIONS
   for (const name of Object.keys(o)) {
     if (!known.includes(name)) {
-      throw new AlignOptionsError(`${prefix}${name}`, `unknown option; known: ${known.join(', ')}`)
+      throw new AlignOptionsError(`${prefix}${name}`, unknownName(name, known))
     }
   }
   const opts = o as KeyOptions
   if (opts.method !== undefined && !METHODS.includes(opts.method)) {
-    throw new AlignOptionsError(`${prefix}method`, `must be one of ${METHODS.join(', ')}`)
+    throw new AlignOptionsError(
+      `${prefix}method`,
+      `must be one of ${METHODS.join(', ')}${valueHint(opts.method, METHODS)}`,
+    )
   }
   checkTolerance(opts.atol, `${prefix}atol`)
   checkTolerance(opts.rtol, `${prefix}rtol`)
@@ -196,15 +200,17 @@ function checkKeyOptions(o: unknown, prefix: string): void {
   checkBoolean(opts.checkDtype, `${prefix}checkDtype`)
   checkBoolean(opts.allowVacuous, `${prefix}allowVacuous`)
   if (opts.shape !== undefined && opts.shape !== 'strict' && opts.shape !== 'squeeze') {
-    throw new AlignOptionsError(`${prefix}shape`, `must be 'strict' or 'squeeze'`)
+    throw new AlignOptionsError(
+      `${prefix}shape`,
+      `must be 'strict' or 'squeeze'${valueHint(opts.shape, ['strict', 'squeeze'])}`,
+    )
   }
   for (const [dtype, tol] of Object.entries(opts.tolerances ?? {})) {
     const path = `${prefix}tolerances.${dtype}`
-    if (!isDType(dtype))
-      throw new AlignOptionsError(path, `unknown dtype; known: ${DTYPES.join(', ')}`)
+    if (!isDType(dtype)) throw new AlignOptionsError(path, unknownName(dtype, DTYPES, 'dtype'))
     for (const name of Object.keys(tol ?? {})) {
       if (name !== 'atol' && name !== 'rtol')
-        throw new AlignOptionsError(`${path}.${name}`, 'unknown option')
+        throw new AlignOptionsError(`${path}.${name}`, unknownName(name, ['atol', 'rtol']))
     }
     checkTolerance(tol?.atol, `${path}.atol`)
     checkTolerance(tol?.rtol, `${path}.rtol`)

@@ -3,7 +3,9 @@
  * and their check at the call, so that a misspelt name or a wrong type is an
  * {@link AlignOptionsError} naming it before any test runs.
  */
+
 import { AlignOptionsError } from '../compare/errors.js'
+import { unknownName, valueHint } from '../compare/suggest.js'
 import type { Loaded } from '../io/load.js'
 
 /** A file: a path relative to the root (see {@link AlignmentOptions.root}), absolute, or a `file:` URL. */
@@ -156,7 +158,7 @@ export function checkOptions(options: unknown): void {
   }
   for (const name of Object.keys(options)) {
     if (!OPTION_NAMES.includes(name)) {
-      throw new AlignOptionsError(name, `unknown option; known: ${OPTION_NAMES.join(', ')}`)
+      throw new AlignOptionsError(name, unknownName(name, OPTION_NAMES))
     }
   }
   const o = options as AlignmentOptions<unknown, unknown, unknown, unknown>
@@ -171,7 +173,7 @@ export function checkOptions(options: unknown): void {
       }
       for (const k of Object.keys(e)) {
         if (k !== 'shape' && k !== 'seed') {
-          throw new AlignOptionsError(`fakeData.${name}.${k}`, 'unknown option; known: shape, seed')
+          throw new AlignOptionsError(`fakeData.${name}.${k}`, unknownName(k, ['shape', 'seed']))
         }
       }
     }
@@ -188,10 +190,7 @@ export function checkOptions(options: unknown): void {
       }
       for (const k of Object.keys(f)) {
         if (k !== 'path' && k !== 'keys') {
-          throw new AlignOptionsError(
-            `reference.${stage}.${k}`,
-            'unknown option; known: path, keys',
-          )
+          throw new AlignOptionsError(`reference.${stage}.${k}`, unknownName(k, ['path', 'keys']))
         }
       }
       if (f.keys !== undefined && !f.keys.every((k) => typeof k === 'string')) {
@@ -203,7 +202,7 @@ export function checkOptions(options: unknown): void {
     const known = ['candidate', 'reference', 'scope', 'dispose']
     for (const k of Object.keys(o.models)) {
       if (!known.includes(k)) {
-        throw new AlignOptionsError(`models.${k}`, `unknown option; known: ${known.join(', ')}`)
+        throw new AlignOptionsError(`models.${k}`, unknownName(k, known))
       }
     }
     for (const k of ['candidate', 'reference', 'dispose'] as const) {
@@ -214,7 +213,10 @@ export function checkOptions(options: unknown): void {
     }
     const scope = o.models.scope
     if (scope !== undefined && scope !== 'worker' && scope !== 'file') {
-      throw new AlignOptionsError('models.scope', `must be 'worker' or 'file'`)
+      throw new AlignOptionsError(
+        'models.scope',
+        `must be 'worker' or 'file'${valueHint(scope, ['worker', 'file'])}`,
+      )
     }
   }
   if (o.tf !== undefined && typeof (o.tf as Partial<TensorCounter>)?.memory !== 'function') {

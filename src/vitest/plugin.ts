@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url'
 import type { TestProject, Vite, Vitest } from 'vitest/node'
 import { AlignOptionsError } from '../compare/errors.js'
 import { validateOptions } from '../compare/options.js'
+import { unknownName } from '../compare/suggest.js'
 import { PROVIDE_KEY, type ProjectDefaults, type ProvidedAlign } from './defaults.js'
 import { AlignReporter, DEFAULT_REPORT_DIR } from './reporter.js'
 
@@ -63,23 +64,6 @@ export interface ResolvedPluginOptions {
   readonly reporter: boolean
 }
 
-/** Whether two names are at most two single-letter edits apart (case aside): a likely typo. */
-function isNear(a: string, b: string): boolean {
-  const x = a.toLowerCase()
-  const y = b.toLowerCase()
-  if (Math.abs(x.length - y.length) > 2) return false
-  let prev = Array.from({ length: y.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= x.length; i++) {
-    const row = [i]
-    for (let j = 1; j <= y.length; j++) {
-      const cost = x[i - 1] === y[j - 1] ? 0 : 1
-      row[j] = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost)
-    }
-    prev = row
-  }
-  return (prev[y.length] ?? 3) <= 2
-}
-
 const inPlugin = (reason: string) => `${reason} (in align() options)`
 
 /**
@@ -94,12 +78,7 @@ export function resolvePluginOptions(options: unknown): ResolvedPluginOptions {
   }
   for (const name of Object.keys(options)) {
     if (!OPTION_NAMES.includes(name)) {
-      const near = OPTION_NAMES.find((known) => isNear(name, known))
-      const hint = near === undefined ? '' : `did you mean '${near}'? `
-      throw new AlignOptionsError(
-        name,
-        inPlugin(`unknown option; ${hint}known: ${OPTION_NAMES.join(', ')}`),
-      )
+      throw new AlignOptionsError(name, inPlugin(unknownName(name, OPTION_NAMES)))
     }
   }
   const { reportDir, reporter, ...defaults } = options as AlignPluginOptions

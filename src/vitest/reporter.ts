@@ -28,6 +28,7 @@ import { join, relative, resolve } from 'node:path'
 import type { Reporter, TestModule, Vitest } from 'vitest/node'
 import { AlignOptionsError } from '../compare/errors.js'
 import { escapeText } from '../compare/format.js'
+import { unknownName } from '../compare/suggest.js'
 import { formatReprodLog } from '../io/reprod-diff.js'
 import type { AlignCheck } from './record.js'
 import { type AlignReport, buildReport, formatReportJson, stageInput } from './report.js'
@@ -75,7 +76,7 @@ export function checkReporterOptions(options: unknown): AlignReporterOptions {
     if (!(OPTIONS as readonly string[]).includes(name)) {
       throw new AlignOptionsError(
         `reporter.${name}`,
-        `unknown option of AlignReporter; known: ${OPTIONS.join(', ')}`,
+        unknownName(name, OPTIONS, 'option of AlignReporter'),
       )
     }
   }

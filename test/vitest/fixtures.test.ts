@@ -56,7 +56,9 @@ describe('defineAlignment options', () => {
   test('a misspelt or malformed option is refused, naming it', () => {
     const bad = (o: unknown) => () => defineAlignment(o as never)
     expect(bad({ fakedata: {} })).toThrow(AlignOptionsError)
-    expect(bad({ fakedata: {} })).toThrow("option 'fakedata': unknown option; known: fakeData,")
+    expect(bad({ fakedata: {} })).toThrow(
+      "option 'fakedata': unknown option; did you mean 'fakeData'? known: fakeData,",
+    )
     expect(bad({ fakeData: { input: { shape: [1], sed: 1 } } })).toThrow("'fakeData.input.sed'")
     expect(bad({ reference: { forward: { pth: 'x.npy' } } })).toThrow("'reference.forward'")
     expect(bad({ models: { candidat: () => 1 } })).toThrow("'models.candidat'")

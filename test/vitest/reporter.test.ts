@@ -264,7 +264,7 @@ describe('options', () => {
     expect(() => new AlignReporter({ reportdir: 'x' } as never)).toThrow(
       new AlignOptionsError(
         'reporter.reportdir',
-        'unknown option of AlignReporter; known: reportDir, terminal',
+        "unknown option of AlignReporter; did you mean 'reportDir'? known: reportDir, terminal",
       ),
     )
     expect(() => new AlignReporter({ reportDir: 3 } as never)).toThrow(
