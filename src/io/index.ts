@@ -1,6 +1,6 @@
 /**
- * `vitest-align/npy`: read and write `.npy`, `.npz` and reprod_log records, safely; the
- * reprod_log logger and its diff report.
+ * `vitest-align/files` (`vitest-align/npy`, its former name, still works): read and write
+ * `.npy`, `.npz` and reprod_log records, safely; the reprod_log logger and its diff report.
  */
 export {
   FileFormatError,

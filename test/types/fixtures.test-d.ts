@@ -1,13 +1,8 @@
 import { describe, expect, expectTypeOf, test } from 'vitest'
-import type {
-  AlignmentFixtures,
-  AlignmentTest,
-  NdArray,
-  NdRecord,
-  ReprodLogger,
-  StageInfo,
-} from '../../src/index.js'
-import { defineAlignment } from '../../src/index.js'
+import type { NdArray, NdRecord } from '../../src/index.js'
+import type { ReprodLogger } from '../../src/io/index.js'
+import type { AlignmentFixtures, AlignmentTest, StageInfo } from '../../src/vitest/fixtures.js'
+import { defineAlignment } from '../../src/vitest/fixtures.js'
 import type { AlignPluginOptions } from '../../src/vitest/plugin.js'
 import { align } from '../../src/vitest/plugin.js'
 import '../../src/vitest/setup.js'

@@ -57,7 +57,7 @@ if (process.argv[2] === '--tfjs') {
   const info = await m.useBackend(backend)
   fs.readFileSync = readFileSync0
   if (tf.getBackend() !== backend) throw new Error('two copies of @tensorflow/tfjs are loaded')
-  const { readNpy, writeNpy } = await import('vitest-align/npy')
+  const { readNpy, writeNpy } = await import('vitest-align/files')
   const model = await m.loadMobileNetV3(NPZ)
   const x = m.fromNchw(readNpy(xPath))
   const times = []
@@ -116,7 +116,7 @@ const dir = mkdtempSync(join(tmpdir(), 'va-mnv3-bench-'))
 const fmt = (ms) => (ms === undefined ? '–' : `${ms.toFixed(1)} ms`)
 const note = []
 try {
-  const { encodeNpy, readNpy } = await import('vitest-align/npy')
+  const { encodeNpy, readNpy } = await import('vitest-align/files')
   const n = SHAPE.reduce((a, b) => a * b)
   const x = new Float32Array(n)
   let seed = 12345

@@ -49,7 +49,7 @@ if (process.argv[2] === '--tfjs') {
   const tf = await import('@tensorflow/tfjs')
   const info = await m.useBackend(backend)
   if (tf.getBackend() !== backend) throw new Error('two copies of @tensorflow/tfjs are loaded')
-  const { readReprodLog } = await import('vitest-align/npy')
+  const { readReprodLog } = await import('vitest-align/files')
   const ref = readReprodLog(new Uint8Array(readFileSync(DATA)))
   const get = (k) => (ref instanceof Map ? ref.get(k) : ref[k])
   const model = await m.loadMobileNetV3(NPZ)

@@ -13,7 +13,7 @@
  * `resize: 'tfjs'` keeps TF.js's kernel, for comparison.
  */
 import * as tf from '@tensorflow/tfjs'
-import { FileFormatError } from 'vitest-align/npy'
+import { FileFormatError } from 'vitest-align/files'
 import { type IdxOptions, readIdx } from './idx.js'
 
 /** The side of the square the images are resized to (fashion_mnist.py's `RESOLUTION`). */

@@ -16,7 +16,7 @@
 import { readFileSync, type Stats, statSync } from 'node:fs'
 import * as zlib from 'node:zlib'
 import { Gunzip } from 'fflate'
-import { FileFormatError } from 'vitest-align/npy'
+import { FileFormatError } from 'vitest-align/files'
 
 /** A bad IDX file: not a regular file, bad magic, unsupported type, over the bound, truncated... */
 export class IdxFormatError extends FileFormatError {

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises'
 import * as tf from '@tensorflow/tfjs'
 import type { NdArray } from 'vitest-align'
-import { readNpz } from 'vitest-align/npy'
+import { readNpz } from 'vitest-align/files'
 import { MobileNetV3Small, PortInputError, type PortOptions } from './mobilenetv3.js'
 import { allConvBns, type F32, fromTfLayout } from './weights.js'
 

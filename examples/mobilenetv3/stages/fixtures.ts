@@ -6,7 +6,8 @@
  */
 import { fileURLToPath } from 'node:url'
 import * as tf from '@tensorflow/tfjs'
-import { defineAlignment, type NdArray } from 'vitest-align'
+import type { NdArray } from 'vitest-align'
+import { defineAlignment } from 'vitest-align/fixtures'
 import {
   BATCH_SIZE,
   batches,

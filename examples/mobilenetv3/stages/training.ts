@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs'
 import * as tf from '@tensorflow/tfjs'
 import type { NdArray } from 'vitest-align'
-import { readReprodLog } from 'vitest-align/npy'
+import { readReprodLog } from 'vitest-align/files'
 import {
   BATCH_SIZE,
   batches,

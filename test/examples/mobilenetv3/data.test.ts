@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs'
 import { gzipSync } from 'fflate'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { NdArray } from 'vitest-align'
-import { readReprodLog } from 'vitest-align/npy'
+import { readReprodLog } from 'vitest-align/files'
 import {
   BATCH_SIZE,
   type BatchRange,

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { gzipSync } from 'fflate'
 import { afterAll, describe, expect, test } from 'vitest'
-import { FileFormatError } from 'vitest-align/npy'
+import { FileFormatError } from 'vitest-align/files'
 import { decodeIdx, IdxFormatError, readIdx } from '../../../examples/mobilenetv3/model/idx.js'
 import { expectFileError } from '../../helpers/file-errors.js'
 

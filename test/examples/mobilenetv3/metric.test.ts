@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
 import { beforeAll, describe, expect, test } from 'vitest'
 import type { NdArray } from 'vitest-align'
-import { readReprodLog } from 'vitest-align/npy'
+import { readReprodLog } from 'vitest-align/files'
 import {
   accuracy,
   loadFashionMnist,

@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
 import { AlignError, type NdArray } from 'vitest-align'
-import { readNpz } from 'vitest-align/npy'
+import { readNpz } from 'vitest-align/files'
 import {
   checkStateDict,
   depthwiseFromTf,
