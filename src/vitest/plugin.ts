@@ -19,6 +19,8 @@ import { validateOptions } from '../compare/options.js'
 import { unknownName } from '../compare/suggest.js'
 import { PROVIDE_KEY, type ProjectDefaults, type ProvidedAlign } from './defaults.js'
 import { AlignReporter, DEFAULT_REPORT_DIR } from './reporter.js'
+// the matcher types, so `plugins: [align()]` alone types `expect(...).toAlignWith` (see augment.ts)
+import './augment.js'
 
 export type { ProjectDefaults, ProvidedAlign } from './defaults.js'
 

@@ -33,12 +33,9 @@ import {
   toHaveMeanDiffBelow,
   toStayWithinNoise,
 } from './matchers/index.js'
-import type {
-  AlignMatchers,
-  MeanDiffOptions,
-  NoiseMatcherOptions,
-  SyncMatcherResult,
-} from './matchers/types.js'
+// the matcher types on Vitest's `expect`, for projects that use this entry without the plugin
+import './augment.js'
+import type { MeanDiffOptions, NoiseMatcherOptions, SyncMatcherResult } from './matchers/types.js'
 
 setProjectDefaults((inject(PROVIDE_KEY) as ProvidedAlign | undefined)?.defaults)
 
@@ -126,11 +123,3 @@ expect.extend({
     return result
   },
 })
-
-declare module 'vitest' {
-  // biome-ignore lint/suspicious/noExplicitAny: the type parameter must match Vitest's own declaration
-  interface Matchers<T = any> extends AlignMatchers<T> {}
-  // `expect.not.toAlignWith(...)`; `any` as `expect.toAlignWith(...)` gets through Matchers<any>
-  // biome-ignore lint/suspicious/noExplicitAny: must equal what ExpectStatic inherits from Matchers
-  interface AsymmetricMatchersContaining extends AlignMatchers<any> {}
-}
