@@ -3,13 +3,14 @@
  * Exit status 0 when aligned, 1 when not, 2 on bad input or usage. `runCli` is the whole
  * command with its output passed in, so it is tested in-process; `bin.ts` calls it.
  */
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { basename } from 'node:path'
 import { parseArgs } from 'node:util'
 import { compare } from './compare/compare.js'
 import { AlignError } from './compare/errors.js'
 import { escapeText, formatReport } from './compare/format.js'
 import type { AlignOptions, Method } from './compare/options.js'
+import { unknownName, valueHint } from './compare/suggest.js'
 import { WriteError } from './io/errors.js'
 import { load } from './io/load.js'
 import { formatReprodLog, reprodDiffOf } from './io/reprod-diff.js'
@@ -33,6 +34,7 @@ Output:
   --log FILE        also write reprod_log's report of the same result (reprod_log rules only)
   --json            print the result as JSON instead of the table
   -h, --help        this text
+  --version         the package's version
 
 Exit status: 0 aligned, 1 not aligned, 2 bad input or usage.`
 
@@ -43,6 +45,60 @@ export interface CliOutput {
 }
 
 class UsageError extends Error {}
+
+/** The one line a usage error ends with, instead of the whole help. */
+export const SEE_HELP = "Run 'vitest-align --help' for usage."
+
+/** The flags, one table: the parser, the unknown-flag hint and the value checks read it. */
+const FLAGS = {
+  method: { type: 'string' },
+  threshold: { type: 'string' },
+  atol: { type: 'string' },
+  rtol: { type: 'string' },
+  shape: { type: 'string' },
+  'equal-nan': { type: 'boolean' },
+  'check-dtype': { type: 'boolean' },
+  'allow-vacuous': { type: 'boolean' },
+  log: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const
+
+/**
+ * Parses `args` leniently, then checks every flag against {@link FLAGS} itself: Node's strict
+ * mode names an unknown flag in a sentence of its own (with unbalanced quotes) and has no
+ * "did you mean", which the package's other validators all give.
+ */
+function parse(args: readonly string[]) {
+  const parsed = parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+    options: FLAGS,
+  })
+  const names = Object.keys(FLAGS)
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option') continue
+    const flag = (FLAGS as Record<string, { type: 'string' | 'boolean' }>)[token.name]
+    if (flag === undefined) {
+      const known = names.map((n) => `--${n}`)
+      throw new UsageError(`${token.rawName}: ${unknownName(`--${token.name}`, known, 'flag')}`)
+    }
+    if (flag.type === 'string' && token.value === undefined)
+      throw new UsageError(`${token.rawName} needs a value`)
+    if (flag.type === 'boolean' && token.value !== undefined)
+      throw new UsageError(`${token.rawName} takes no value, got '${token.value}'`)
+  }
+  return parsed
+}
+
+/** The installed package's version, from its package.json (one folder above src/ and dist/). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+  return String(pkg.version)
+}
 
 const REPROD_METHODS = ['mean', 'max', 'min', 'all'] as const
 
@@ -61,7 +117,10 @@ function optionsFrom(values: Record<string, string | boolean | undefined>): Alig
   const allclose = atol !== undefined || rtol !== undefined
   const method = (values.method as string | undefined) ?? (allclose ? 'allclose' : 'mean')
   if (!(['allclose', ...REPROD_METHODS] as string[]).includes(method)) {
-    throw new UsageError(`--method must be one of allclose, mean, max, min, all; got '${method}'`)
+    const hint = valueHint(method, ['allclose', ...REPROD_METHODS])
+    throw new UsageError(
+      `--method must be one of allclose, mean, max, min, all; got '${method}'${hint}`,
+    )
   }
   if (allclose && method !== 'allclose')
     throw new UsageError('--atol/--rtol go with --method allclose')
@@ -70,7 +129,9 @@ function optionsFrom(values: Record<string, string | boolean | undefined>): Alig
   }
   const shape = (values.shape as string | undefined) ?? 'strict'
   if (shape !== 'strict' && shape !== 'squeeze')
-    throw new UsageError(`--shape must be strict or squeeze; got '${shape}'`)
+    throw new UsageError(
+      `--shape must be strict or squeeze; got '${shape}'${valueHint(shape, ['strict', 'squeeze'])}`,
+    )
   return {
     method: method as Method,
     shape,
@@ -107,25 +168,13 @@ function writeLog(path: string, text: string): void {
 /** Runs `vitest-align <args>`; returns the exit status. */
 export function runCli(args: readonly string[], out: CliOutput): number {
   try {
-    const { values, positionals } = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        method: { type: 'string' },
-        threshold: { type: 'string' },
-        atol: { type: 'string' },
-        rtol: { type: 'string' },
-        shape: { type: 'string' },
-        'equal-nan': { type: 'boolean' },
-        'check-dtype': { type: 'boolean' },
-        'allow-vacuous': { type: 'boolean' },
-        log: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    })
+    const { values, positionals } = parse(args)
     if (values.help) {
       out.stdout(`${USAGE}\n`)
+      return 0
+    }
+    if (values.version) {
+      out.stdout(`${version()}\n`)
       return 0
     }
     const [command, reference, candidate, ...rest] = positionals
@@ -147,12 +196,12 @@ export function runCli(args: readonly string[], out: CliOutput): number {
     out.stdout(values.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatReport(result)}\n`)
     if (values.log !== undefined) {
       const report = reprodDiffOf(result, expected, actual, pairName(reference))
-      writeLog(values.log, formatReprodLog(report.lines))
+      writeLog(values.log as string, formatReprodLog(report.lines))
     }
     return result.pass ? 0 : 1
   } catch (e) {
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      out.stderr(`vitest-align: ${escapeText((e as Error).message)}\n\n${USAGE}\n`)
+    if (e instanceof UsageError) {
+      out.stderr(`vitest-align: ${escapeText(e.message)}\n${SEE_HELP}\n`)
       return 2
     }
     if (e instanceof AlignError) {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
-import { runCli, USAGE } from '../src/cli.js'
+import { runCli, SEE_HELP, USAGE } from '../src/cli.js'
 import type { NdArray } from '../src/compare/dtype.js'
 import { encodeNpy } from '../src/io/npy.js'
 import { writeReprodLog } from '../src/io/reprod-log.js'
@@ -122,12 +122,27 @@ describe('vitest-align diff', () => {
       ['diff', 'a', 'b', '--atol', '1', '--method', 'mean'],
       '--atol/--rtol go with --method allclose',
     ],
-    [['diff', 'a', 'b', '--bogus'], "Unknown option '--bogus'"],
-  ])('usage error %j exits 2 and says why', (args, message) => {
+    [['diff', 'a', 'b', '--method', 'mena'], "got 'mena'; did you mean 'mean'?"],
+    [['diff', 'a', 'b', '--shape', 'sqeeze'], "got 'sqeeze'; did you mean 'squeeze'?"],
+    [['diff', 'a', 'b', '--bogus'], '--bogus: unknown flag; known: --method, --threshold'],
+    [
+      ['diff', 'a', 'b', '--treshold', '1'],
+      "--treshold: unknown flag; did you mean '--threshold'?",
+    ],
+    [['diff', 'a', 'b', '--equal-nans'], "unknown flag; did you mean '--equal-nan'?"],
+    [['diff', 'a', 'b', '-x'], '-x: unknown flag'],
+    [['diff', 'a', 'b', '--log'], '--log needs a value'],
+    [['diff', 'a', 'b', '--json=yes'], "--json takes no value, got 'yes'"],
+  ])('usage error %j exits 2 with one line saying why, and points to --help', (args, message) => {
     const r = run(...args)
     expect(r.status).toBe(2)
-    expect(r.stderr).toContain(message)
-    expect(r.stderr).toContain('Usage: vitest-align diff')
+    expect(r.stdout).toBe('')
+    const lines = r.stderr.trimEnd().split('\n')
+    expect(lines).toHaveLength(2)
+    expect(lines[0]).toMatch(/^vitest-align: /)
+    expect(lines[0]).toContain(message)
+    expect(lines[1]).toBe(SEE_HELP)
+    expect(r.stderr).not.toContain('Usage: vitest-align diff')
   })
 
   test('bad input exits 2 with a typed error naming the file', () => {
@@ -150,6 +165,14 @@ describe('vitest-align diff', () => {
 
   test('--help prints the usage and exits 0', () => {
     expect(run('--help')).toEqual({ status: 0, stdout: `${USAGE}\n`, stderr: '' })
+    expect(run('diff', 'a', '-h')).toEqual({ status: 0, stdout: `${USAGE}\n`, stderr: '' })
+  })
+
+  test("--version prints package.json's version and exits 0", () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+    expect(pkg.version).toMatch(/^\d+\.\d+\.\d+/)
+    expect(run('--version')).toEqual({ status: 0, stdout: `${pkg.version}\n`, stderr: '' })
+    expect(USAGE).toContain('--version')
   })
 })
 
