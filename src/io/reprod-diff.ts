@@ -11,6 +11,7 @@ import type { NdArray } from '../compare/dtype.js'
 import { AlignInputError } from '../compare/errors.js'
 import {
   describeFailure,
+  describeRule,
   escapeText,
   formatShape,
   type KeyView,
@@ -67,9 +68,9 @@ const STATS: Record<ReprodMethod | 'allclose' | 'noise', readonly Stat[]> = {
   max: ['max'],
   min: ['min'],
   all: ['min', 'max', 'mean'],
-  // reprod_log has no allclose line: the mean is printed, with the allclose verdict
+  // reprod_log has no allclose or noise line: the rule's own line says what judged (see
+  // ruleLine), and the mean follows for information, with no verdict of its own
   allclose: ['mean'],
-  // nor a noise line: the mean is printed, with the noise rule's verdict
   noise: ['mean'],
 }
 const CORE_STAT = { mean: 'meanAbs', max: 'maxAbs', min: 'minAbs' } as const
@@ -121,12 +122,19 @@ function pairLines(entry: LogEntry, indent: string): string[] {
       const exact = stats[CORE_STAT[stat]]
       const numpy = entry.numpy?.[stat]
       const printed = numpy ?? exact
+      if (rule.method === 'allclose' || rule.method === 'noise') {
+        lines.push(
+          ruleLine(k, indent),
+          `${indent}mean diff (not judged): value: ${formatValue(printed, false)}`,
+        )
+        continue
+      }
       const ok = statPasses(k, stat)
       lines.push(
         `${indent}${stat} diff: check passed: ${ok ? 'True' : 'False'}, value: ${formatValue(printed, integer && stat !== 'mean')}`,
       )
       if (!ok) shown.add(stat)
-      if (rule.method === 'allclose' || rule.method === 'noise' || numpy === undefined) continue
+      if (numpy === undefined) continue
       // numpy's value, read against the threshold, would say otherwise: say what judged
       const reads = Number(printed) <= rule.threshold
       if (ok && !reads) {
@@ -149,6 +157,25 @@ function pairLines(entry: LogEntry, indent: string): string[] {
     lines.push(`${indent}check failed: ${failureText(k, f)}`)
   }
   return lines
+}
+
+/**
+ * The line of a rule reprod_log does not have, in the form of its own lines and named for the
+ * rule that judged: `allclose atol=1e-5 rtol=1.3e-6: check passed: False, value: 1 / 3
+ * elements outside` (printing the mean's line with the rule's verdict read as if the mean had
+ * failed). The count is the rule's own, from the failure when it failed, else 0 outside.
+ */
+function ruleLine(k: KeyView, indent: string): string {
+  const rule = k.rule
+  const n = k.stats?.n ?? 0
+  let outside = 0
+  for (const f of k.failures) {
+    if (f.kind === 'allclose') outside = f.mismatches
+    if (f.kind === 'noise') outside = f.outside
+  }
+  const ok = statPasses(k, 'mean')
+  const name = rule === undefined ? 'rule' : describeRule(rule)
+  return `${indent}${name}: check passed: ${ok ? 'True' : 'False'}, value: ${outside} / ${n} elements outside`
 }
 
 function failureText(k: KeyView, f: Failure): string {

@@ -27,21 +27,26 @@ export function layerwiseMessage(name: string, result: LayerwiseResult, isNot: b
 
 /**
  * What a stage's checks say, in one line: `3 keys aligned, max rel Δ 1.2e-6 (1 negative
- * control)`, or which keys did not align. Checks made under `.not` are the stage's negative
- * controls; one that aligned (so the control is broken) is named.
+ * control)`, or `1 of 2 keys not aligned: logits`. Counts are of checks, as everywhere in the
+ * reports (the tables' rows, summary.md's headline, report.json's totals, index.html's cards):
+ * a key compared twice, in two tests or twice in one, counts twice; the names that follow are
+ * the failing keys, each once. Checks made under `.not` are the stage's negative controls; one
+ * that aligned (so the control is broken) is named.
  */
 export function stageSummary(checks: readonly AlignCheck[]): string {
   const positive = checks.filter((c) => !c.negated)
   const controls = checks.filter((c) => c.negated)
-  const failing = [...new Set(positive.filter((c) => !c.pass).map((c) => keyName(c.key)))]
-  const keys = new Set(positive.map((c) => c.key)).size
+  const failed = positive.filter((c) => !c.pass)
+  const names = [...new Set(failed.map((c) => keyName(c.key)))]
+  const n = positive.length
+  const keys = `${n === 1 ? 'key' : 'keys'}`
   const maxRel = Math.max(0, ...positive.map((c) => c.stats?.maxRel ?? 0))
   const head =
-    positive.length === 0
+    n === 0
       ? 'no keys compared'
-      : failing.length > 0
-        ? `${failing.length} of ${keys} keys not aligned: ${failing.join(', ')}`
-        : `${keys} ${keys === 1 ? 'key' : 'keys'} aligned, max rel Δ ${formatNumber(maxRel)}`
+      : failed.length > 0
+        ? `${failed.length} of ${n} ${keys} not aligned: ${names.join(', ')}`
+        : `${n} ${keys} aligned, max rel Δ ${formatNumber(maxRel)}`
   const broken = [...new Set(controls.filter((c) => c.callPass).map((c) => keyName(c.key)))]
   const plural = controls.length === 1 ? '' : 's'
   const tail =

@@ -12,7 +12,8 @@ import { type AlignCheck, keyViewOf } from './record.js'
  * check records its dotted key, not its record's nesting), and its values are the check's own
  * statistics, computed exactly (reprod_log's numpy computes in the arrays' dtype, so float32
  * values may differ in their last digits). The True/False of each line and the last line are
- * the checks' verdicts.
+ * the checks' verdicts; an allclose or noise check's line is named for that rule (reprod_log
+ * has neither), its mean following with no verdict.
  */
 export function stageLogLines(keys: readonly AlignCheck[]): string[] {
   const positive = keys.filter((c) => !c.negated)

@@ -93,7 +93,7 @@ describe('align() plugin', () => {
     // listed in the config and added by the plugin: one reporter, one line
     const line = 'forward  3 keys aligned, max rel Δ 0 (1 negative control)'
     expect(run.stdout.split(line)).toHaveLength(2)
-    expect(run.stdout).toContain('loss     1 of 1 keys not aligned: loss')
+    expect(run.stdout).toContain('loss     1 of 1 key not aligned: loss')
     // the failure's first line stays plain text with the numbers
     expect(run.output).toContain(
       'toHaveMeanDiffBelow: expected received to align with expected, but 1 of 1 key not aligned: loss: mean |Δ| 0.1 > 1e-6',

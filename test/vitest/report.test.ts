@@ -339,7 +339,8 @@ describe('<stage>_diff.log', () => {
         '\tmax diff: check passed: False, value: 3',
         '\tmean diff: check passed: False, value: 1.5',
         'probs: ',
-        '\tmean diff: check passed: False, value: 0.0001',
+        '\tallclose atol=1e-5 rtol=1.3e-6: check passed: False, value: 1 / 3 elements outside',
+        '\tmean diff (not judged): value: 0.0001',
         '\tcheck failed: 1 / 3 (33.3%) elements outside allclose atol=1e-5 rtol=1.3e-6',
         'head.bias: ',
         '\tmax diff: check passed: True, value: 1e-06',
@@ -356,7 +357,8 @@ describe('<stage>_diff.log', () => {
     )
     expect(stageLogLines([check('a'), check('b', { negated: true, pass: true })])).toEqual([
       'a: ',
-      '\tmean diff: check passed: True, value: 1e-07',
+      '\tallclose atol=1e-5 rtol=1.3e-6: check passed: True, value: 0 / 3 elements outside',
+      '\tmean diff (not judged): value: 1e-07',
       'diff check passed',
     ])
   })
@@ -510,7 +512,7 @@ describe('key names with control characters are escaped in every rendering', () 
     expect(message).toContain(shown)
     expect(message.split('\n').filter((l) => l.includes('root INFO'))).toHaveLength(3)
     const line = stageLine('x', recorded)
-    expect(line).toBe(`x  1 of 1 keys not aligned: ${shown}`)
+    expect(line).toBe(`x  1 of 1 key not aligned: ${shown}`)
   })
 
   test('the annotation', () => {
@@ -528,10 +530,49 @@ describe('key names with control characters are escaped in every rendering', () 
     expect(JSON.parse(json).stages[0].keys[0].key).toBe(evil)
     const log = formatReprodLog(stageLogLines(report.stages[0]?.keys ?? []), new Date(2024, 0, 1))
     expect(unsafe(log)).toBe(false)
-    expect(log.split('\n')).toHaveLength(5) // key, mean line, allclose reason, verdict, ''
+    expect(log.split('\n')).toHaveLength(6) // key, rule line, mean line, allclose reason, verdict, ''
     expect(log.trimEnd().split('\n').at(-1)).toMatch(/root INFO: diff check failed$/)
     const html = renderHtml(report)
     expect(unsafe(html)).toBe(false)
     expect(html).toContain(escapeHtml(shown))
+  })
+})
+
+describe('one count everywhere: checks, a key compared twice counting twice', () => {
+  // the same key in one test, checked twice: once aligned, once not
+  const twice = [
+    ...checks({ logits: [1, 2] }, { logits: [1, 2] }),
+    ...checks({ logits: [1, 2] }, { logits: [1, 3] }),
+  ]
+  const report = buildReport([
+    {
+      file: 'stages/02-forward.align.test.ts',
+      tests: [{ name: 't', state: 'failed', checks: twice }],
+    },
+  ])
+  const stage = report.stages[0]
+
+  test('the terminal line, report.json, summary.md and index.html all say 1 of 2', () => {
+    expect(stageLine('forward', twice)).toBe('forward  1 of 2 keys not aligned: logits')
+    expect(stage?.summary).toBe('1 of 2 keys not aligned: logits')
+    expect(report.totals).toMatchObject({ keys: 2, failedKeys: 1 })
+    const md = formatSummary(report)
+    expect(md).toContain('1 of 2 keys aligned')
+    expect(md).toContain('| forward | stages/02-forward.align.test.ts | 2 | 1 |')
+    expect(md).toContain('1 of 2 keys not aligned: logits.')
+    expect(md).not.toMatch(/1 of 1 keys?/)
+    const html = renderHtml(report)
+    expect(html).toContain('<b>2</b><span>keys compared</span>')
+    expect(html).toContain('<b>1</b><span>keys not aligned</span>')
+    // the table has one row per check: two rows of logits
+    expect(stage?.keys.map((k) => [k.key, k.pass])).toEqual([
+      ['logits', true],
+      ['logits', false],
+    ])
+  })
+
+  test('a failing key is named once however often it failed', () => {
+    const thrice = [...twice, ...checks({ logits: [0, 2] }, { logits: [1, 3] })]
+    expect(stageLine('forward', thrice)).toBe('forward  2 of 3 keys not aligned: logits')
   })
 })
