@@ -236,7 +236,7 @@ describe('one verdict: the exit status, the table and --log render one result', 
     expect(logLines(log)).toEqual([
       'x: ',
       '\tmean diff: check passed: True, value: 0.0',
-      '\tcheck failed: shape () != (1,) (candidate vs reference)',
+      '\tcheck failed: shape () != (1,) (candidate vs reference); they differ only in size-1 dimensions, which --shape squeeze ignores',
       'diff check failed',
     ])
     const squeezed = run(

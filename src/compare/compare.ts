@@ -240,7 +240,10 @@ function comparePair(a: NdArray, e: NdArray, key: string, ctx: Context, out: Key
   const failures: Failure[] = []
   const shapesMatch =
     resolved.shape === 'strict' ? sameShape(a.shape, e.shape) : sameSqueezed(a.shape, e.shape)
-  if (!shapesMatch) failures.push({ kind: 'shape' })
+  if (!shapesMatch) {
+    const squeezable = resolved.shape === 'strict' && sameSqueezed(a.shape, e.shape)
+    failures.push(squeezable ? { kind: 'shape', squeezable } : { kind: 'shape' })
+  }
   if (resolved.checkDtype && a.dtype !== e.dtype) failures.push({ kind: 'dtype' })
   // Without the same element count there is nothing to pair element by element.
   if (a.data.length !== e.data.length || size(a.shape) !== size(e.shape)) {

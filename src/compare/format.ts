@@ -160,8 +160,14 @@ export function describeFailure(k: KeyView, f: Failure, sides: SideNames = MATCH
       return `not in ${sides.expected}`
     case 'structure':
       return `${sides.actual} is ${f.actual === 'record' ? 'a record' : 'an array'}, ${sides.expected} ${f.expected === 'record' ? 'a record' : 'an array'}`
-    case 'shape':
-      return `shape ${formatShape(k.actual?.shape ?? [])} != ${formatShape(k.expected?.shape ?? [])}${which(sides)}`
+    case 'shape': {
+      // the fix, where there is one: the CLI's flag in the log's words, else the option
+      const fix = sides === MATCHER_SIDES ? "shape: 'squeeze'" : '--shape squeeze'
+      const hint = f.squeezable
+        ? `; they differ only in size-1 dimensions, which ${fix} ignores`
+        : ''
+      return `shape ${formatShape(k.actual?.shape ?? [])} != ${formatShape(k.expected?.shape ?? [])}${which(sides)}${hint}`
+    }
     case 'dtype':
       return `dtype ${k.actual?.dtype} != ${k.expected?.dtype}${which(sides)}`
     case 'allclose': {

@@ -56,7 +56,8 @@ export type Failure =
       readonly actual: 'array' | 'record'
       readonly expected: 'array' | 'record'
     }
-  | { readonly kind: 'shape' }
+  /** `squeezable`: strict shapes that differ only in size-1 dimensions (`shape: 'squeeze'` accepts them). */
+  | { readonly kind: 'shape'; readonly squeezable?: true }
   | { readonly kind: 'dtype' }
   | { readonly kind: 'allclose'; readonly mismatches: number; readonly n: number }
   | {

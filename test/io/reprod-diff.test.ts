@@ -303,7 +303,7 @@ describe('one verdict: the lines render the result, never judge again', () => {
     expect(diff.lines).toEqual([
       'loss: ',
       '\tmean diff: check passed: True, value: 0.0',
-      '\tcheck failed: shape (1,) != () (candidate vs reference)',
+      '\tcheck failed: shape (1,) != () (candidate vs reference); they differ only in size-1 dimensions, which --shape squeeze ignores',
       'diff check failed',
     ])
     expect(diffReprodLogs({ loss: f32s(2) }, { loss: f32(2) }, { allowVacuous: true }).pass).toBe(

@@ -31,6 +31,28 @@ describe('toAlignWith', () => {
     expect(e.message).toContain('mean |Δ|')
   })
 
+  test("a shape mismatch that only size-1 dimensions make names shape: 'squeeze', and only then", () => {
+    const e = failureOf(() =>
+      expect({ loss: { data: f32(1), shape: [1, 1] } }).toAlignWith({ loss: f32(1) }),
+    )
+    expect(e.message.split('\n')[0]).toBe(
+      "toAlignWith: expected received to align with expected, but 1 of 1 key not aligned: loss: shape (1, 1) != (1,); they differ only in size-1 dimensions, which shape: 'squeeze' ignores",
+    )
+    expect({ loss: { data: f32(1), shape: [1, 1] } }).toAlignWith(
+      { loss: f32(1) },
+      { shape: 'squeeze' },
+    )
+    // (3, 2) vs (2, 3): squeezing cannot help, so no hint
+    const other = failureOf(() =>
+      expect({ data: f32(1, 2, 3, 4, 5, 6), shape: [3, 2] }).toAlignWith({
+        data: f32(1, 2, 3, 4, 5, 6),
+        shape: [2, 3],
+      }),
+    )
+    expect(other.message).toContain('shape (3, 2) != (2, 3)')
+    expect(other.message).not.toContain('squeeze')
+  })
+
   test('.not fails on aligned input and says what was too close', () => {
     const e = failureOf(() => expect(f32(1, 2)).not.toAlignWith(f32(1, 2)))
     expect(e.message.split('\n')[0]).toBe(
