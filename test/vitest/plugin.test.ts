@@ -4,7 +4,6 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
 import { AlignOptionsError } from '../../src/compare/errors.js'
-import { meanDiffDefaults, withProjectDefaults } from '../../src/vitest/defaults.js'
 import { align, resolvePluginOptions } from '../../src/vitest/plugin.js'
 import { AlignReporter, stageName } from '../../src/vitest/reporter.js'
 import { runVitestCli, runVitestProgrammatic } from '../helpers/run-vitest.js'
@@ -229,80 +228,6 @@ describe('align() options in a project (Vitest CLI)', () => {
     )
     expect(run.output).not.toMatch(/Tests {2}\d/)
   }, 60_000)
-})
-
-describe('project defaults under call options', () => {
-  const project = { tolerances: { float32: { rtol: 1e-4 } }, equalNan: true }
-
-  test('no defaults: the call as it is', () => {
-    const call = { atol: 1, keys: (k: string) => (k === 'a' ? { atol: 2 } : undefined) }
-    expect(withProjectDefaults(undefined, call)).toBe(call)
-    expect(withProjectDefaults({}, undefined)).toEqual({})
-    expect(withProjectDefaults(project, undefined)).toBe(project)
-  })
-
-  test("merged per field and per dtype: a call's atol keeps the project's tolerances", () => {
-    expect(withProjectDefaults(project, { atol: 1e-3, equalNan: false })).toEqual({
-      tolerances: { float32: { rtol: 1e-4 } },
-      atol: 1e-3,
-      equalNan: false,
-    })
-    expect(
-      withProjectDefaults(
-        { tolerances: { float32: { rtol: 1e-4, atol: 1e-6 }, float64: { rtol: 1e-9 } } },
-        { tolerances: { float32: { rtol: 1e-3 } } },
-      ),
-    ).toEqual({
-      tolerances: { float32: { rtol: 1e-3, atol: 1e-6 }, float64: { rtol: 1e-9 } },
-    })
-  })
-
-  test("a call's per-dtype tolerance beats the project's blanket atol", () => {
-    const merged = withProjectDefaults({ atol: 1e-2 }, { tolerances: { float32: { atol: 1e-6 } } })
-    expect(merged.atol).toBeUndefined()
-    expect(merged.tolerances?.float32).toEqual({ atol: 1e-6 })
-    expect(merged.tolerances?.float64).toEqual({ atol: 1e-2 })
-    // the project's blanket value stays when the call does not touch that field
-    expect(withProjectDefaults({ atol: 1e-2 }, { tolerances: { float32: { rtol: 0 } } })).toEqual({
-      atol: 1e-2,
-      tolerances: { float32: { rtol: 0 } },
-    })
-  })
-
-  test("keys: merged per pattern, the call's after the project's; a call function over the project's patterns", () => {
-    const merged = withProjectDefaults(
-      { keys: { 'loss*': { atol: 0.5, rtol: 0 }, '**': { equalNan: true } } },
-      { keys: { 'loss*': { atol: 0.1 }, logits: { rtol: 1e-3 } } },
-    )
-    expect(merged.keys).toEqual({
-      '**': { equalNan: true },
-      'loss*': { atol: 0.1, rtol: 0 },
-      logits: { rtol: 1e-3 },
-    })
-    expect(Object.keys(merged.keys ?? {})).toEqual(['**', 'loss*', 'logits'])
-    const fn = withProjectDefaults(
-      { keys: { 'loss*': { atol: 0.5, rtol: 0 } } },
-      { keys: (k) => (k === 'loss_1' ? { atol: 1 } : undefined) },
-    ).keys
-    expect(typeof fn).toBe('function')
-    const call = fn as (k: string) => unknown
-    expect(call('loss_1')).toEqual({ atol: 1, rtol: 0 })
-    expect(call('loss_2')).toEqual({ atol: 0.5, rtol: 0 })
-    expect(call('logits')).toBeUndefined()
-  })
-
-  test("toHaveMeanDiffBelow takes the project's defaults without the rule's fields", () => {
-    expect(
-      meanDiffDefaults({
-        method: 'max',
-        threshold: 1,
-        atol: 1,
-        tolerances: { float32: { rtol: 1 } },
-        equalNan: true,
-        keys: { loss: { threshold: 2, shape: 'squeeze' } },
-      }),
-    ).toEqual({ equalNan: true, keys: { loss: { shape: 'squeeze' } } })
-  })
 })
 
 test('stage names come from the spec file name', () => {
