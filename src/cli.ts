@@ -17,8 +17,8 @@ import { formatReprodLog, reprodDiffOf } from './io/reprod-diff.js'
 
 export const USAGE = `Usage: vitest-align diff REFERENCE CANDIDATE [options]
 
-Diffs two files (.npy, .npz or reprod_log records, told apart by their bytes), the reference
-first as reprod_log does, and prints one table of every key.
+Diffs two files (.npy, .npz, reprod_log records or .safetensors, told apart by their
+bytes), the reference first as reprod_log does, and prints one table of every key.
 
 Rule (default: reprod_log's, mean |candidate - reference| <= 1e-6):
   --method M        mean | max | min | all | allclose

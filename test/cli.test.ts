@@ -8,6 +8,7 @@ import { runCli, SEE_HELP, USAGE } from '../src/cli.js'
 import type { NdArray } from '../src/compare/dtype.js'
 import { encodeNpy } from '../src/io/npy.js'
 import { writeReprodLog } from '../src/io/reprod-log.js'
+import { writeSafetensors } from '../src/io/safetensors.js'
 
 const fixtures = fileURLToPath(
   new URL('./fixtures/reprod_log/paddle-mobilenetv3/', import.meta.url),
@@ -151,7 +152,7 @@ describe('vitest-align diff', () => {
     writeFileSync(junk, 'not numpy at all')
     const r = run('diff', junk, fx('forward_ref.npy'))
     expect(r.status).toBe(2)
-    expect(r.stderr).toContain(`${junk}: not an .npy, .npz or reprod_log file`)
+    expect(r.stderr).toContain(`${junk}: not an .npy, .npz, reprod_log or .safetensors file`)
     const missing = run('diff', join(dir, 'nope.npy'), fx('forward_ref.npy'))
     expect(missing.status).toBe(2)
     expect(missing.stderr).toMatch(/nope\.npy: cannot read the file/)
@@ -161,6 +162,20 @@ describe('vitest-align diff', () => {
     const r = run('diff', fx('forward_ref.npy'), fx('forward_paddle.npy'), '--threshold=-1')
     expect(r.status).toBe(2)
     expect(r.stderr).toContain("option 'threshold': must be a finite number >= 0")
+  })
+
+  test('two .safetensors files diff like any two records', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'va-cli-st-'))
+    const ref = join(dir, 'ref.safetensors')
+    const port = join(dir, 'port.safetensors')
+    writeSafetensors(ref, { 'fc.weight': Float32Array.of(1, 2), step: BigInt64Array.of(3n) })
+    writeSafetensors(port, { 'fc.weight': Float32Array.of(1, 2.5), step: BigInt64Array.of(3n) })
+    expect(run('diff', ref, ref).status).toBe(0)
+    const r = run('diff', ref, port, '--method', 'max', '--threshold', '0.1')
+    expect(r.status).toBe(1)
+    expect(r.stdout.split('\n')[0]).toBe(
+      '1 of 2 keys not aligned: fc.weight: max |Δ| 0.5 > 0.1; passes at threshold=0.5',
+    )
   })
 
   test('--help prints the usage and exits 0', () => {

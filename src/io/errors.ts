@@ -38,6 +38,15 @@ export class NpzFormatError extends FileFormatError {
   override name = 'NpzFormatError'
 }
 
+/**
+ * A bad `.safetensors`: a header length past the bytes or the 100 MB bound, a header that is not
+ * a JSON object, a tensor entry that breaks the format's rules (dtype, shape, offsets), a hole,
+ * an overlap or trailing bytes.
+ */
+export class SafetensorsFormatError extends FileFormatError {
+  override name = 'SafetensorsFormatError'
+}
+
 /** A bad pickle: truncated, an unknown opcode, or a global outside the allowed list. */
 export class PickleFormatError extends FileFormatError {
   override name = 'PickleFormatError'

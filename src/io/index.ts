@@ -1,6 +1,6 @@
 /**
  * `vitest-align/files` (`vitest-align/npy`, its former name, still works): read and write
- * `.npy`, `.npz` and reprod_log records, safely; the reprod_log logger and its diff report.
+ * `.npy`, `.npz`, reprod_log records and `.safetensors`, safely; the reprod_log logger and its diff report.
  */
 export {
   FileFormatError,
@@ -8,6 +8,7 @@ export {
   NpyFormatError,
   NpzFormatError,
   PickleFormatError,
+  SafetensorsFormatError,
   WriteError,
 } from './errors.js'
 export { detectKind, type FileKind, type Loaded, load } from './load.js'
@@ -21,4 +22,11 @@ export {
   type ReprodDiffOptions,
 } from './reprod-diff.js'
 export { encodeReprodLog, ReprodLogger, readReprodLog, writeReprodLog } from './reprod-log.js'
+export {
+  type EncodeSafetensorsOptions,
+  encodeSafetensors,
+  readSafetensors,
+  readSafetensorsMetadata,
+  writeSafetensors,
+} from './safetensors.js'
 export { DEFAULT_LIMITS, type NdRecord, type ReadLimits, type ReadOptions } from './types.js'

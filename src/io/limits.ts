@@ -47,9 +47,12 @@ export function sourceOf(input: unknown, options: ReadOptions = {}): string {
   return given ?? (typeof input === 'string' ? input : '<bytes>')
 }
 
+/** The reference reader's bound on a `.safetensors` header's length (`MAX_HEADER_SIZE`). */
+export const SAFETENSORS_MAX_HEADER = 100_000_000
+
 /** What a file may weigh, per kind, given the limits: nothing larger can be a valid one. */
 export function maxFileBytes(
-  kind: 'npy' | 'npz' | 'reprod_log' | 'any',
+  kind: 'npy' | 'npz' | 'reprod_log' | 'safetensors' | 'any',
   limits: Required<ReadLimits>,
 ): number {
   const npy = 12 + limits.maxHeaderBytes + limits.maxArrayBytes
@@ -58,6 +61,9 @@ export function maxFileBytes(
   const npz = limits.maxInflatedBytes * 1.01 + limits.maxMembers * 4 * 65_600 + 2 ** 20
   // A record's pickle holds its arrays' bytes plus a bounded overhead per array.
   const pickle = 12 + limits.maxHeaderBytes + limits.maxArrayBytes * 1.01 + 2 ** 24
+  // safetensors: the header within the format's bound, then every tensor, which together are
+  // bounded like an .npz's members
+  const safetensors = 8 + SAFETENSORS_MAX_HEADER + limits.maxInflatedBytes
   switch (kind) {
     case 'npy':
       return npy
@@ -65,7 +71,9 @@ export function maxFileBytes(
       return npz
     case 'reprod_log':
       return pickle
+    case 'safetensors':
+      return safetensors
     case 'any':
-      return Math.max(npy, npz, pickle)
+      return Math.max(npy, npz, pickle, safetensors)
   }
 }

@@ -1,22 +1,24 @@
 /**
  * `load(path)`: one reader for every supported file, picked from the file's bytes (never from
  * its name): the npy magic with a pickled `|O` header is a reprod_log record, any other npy is an
- * array, the zip magic is an `.npz`.
+ * array, the zip magic is an `.npz`, and a little-endian header length that fits the file,
+ * followed by a JSON object, is a `.safetensors`.
  */
 import type { NdArray } from '../compare/dtype.js'
 import { FileFormatError } from './errors.js'
-import { maxFileBytes, resolveLimits, sourceOf } from './limits.js'
+import { maxFileBytes, resolveLimits, SAFETENSORS_MAX_HEADER, sourceOf } from './limits.js'
 import { inputBytes, readNpy, readNpyHeader } from './npy.js'
 import { NPY_MAGIC } from './npy-header.js'
 import { readNpz } from './npz.js'
 import { readReprodLog } from './reprod-log.js'
+import { readSafetensors } from './safetensors.js'
 import type { NdRecord, ReadOptions } from './types.js'
 
 /** What a file held: an array (`.npy`) or a record (`.npz`, reprod_log). */
 export type Loaded = NdArray | NdRecord
 
 /** The kinds of file {@link load} tells apart. */
-export type FileKind = 'npy' | 'npz' | 'reprod_log'
+export type FileKind = 'npy' | 'npz' | 'reprod_log' | 'safetensors'
 
 const startsWith = (bytes: Uint8Array, magic: readonly number[] | Uint8Array): boolean =>
   bytes.length >= magic.length && magic.every((b, i) => bytes[i] === b)
@@ -27,22 +29,37 @@ const ZIP_MAGICS = [
   [0x50, 0x4b, 0x05, 0x06],
 ]
 
+/**
+ * Whether the bytes start as a `.safetensors` does: a u64 header length within the format's
+ * bound and the bytes present, then (after any spaces, which the reference reader accepts) `{`.
+ * Neither magic above can pass: both would make a length far over the bound.
+ */
+function isSafetensors(bytes: Uint8Array): boolean {
+  if (bytes.length < 10) return false
+  const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true)
+  if (n < 2n || n > BigInt(SAFETENSORS_MAX_HEADER) || 8 + Number(n) > bytes.length) return false
+  let i = 8
+  while (i < 8 + Number(n) && bytes[i] === 0x20) i++
+  return bytes[i] === 0x7b
+}
+
 /** Which reader the bytes call for; throws a FileFormatError when none does. */
 export function detectKind(bytes: Uint8Array, options: ReadOptions = {}): FileKind {
   if (startsWith(bytes, NPY_MAGIC)) {
     return readNpyHeader(bytes, options).descr === '|O' ? 'reprod_log' : 'npy'
   }
   if (ZIP_MAGICS.some((m) => startsWith(bytes, m))) return 'npz'
+  if (isSafetensors(bytes)) return 'safetensors'
   throw new FileFormatError(
     sourceOf(bytes, options),
     undefined,
-    'not an .npy, .npz or reprod_log file (no npy or zip magic at the start)',
+    'not an .npy, .npz, reprod_log or .safetensors file (no npy or zip magic and no safetensors header at the start)',
   )
 }
 
 /**
- * Reads any supported file (a path, or its bytes): `.npy` gives an {@link NdArray}, `.npz` and
- * reprod_log records give a record. Every reader is bounded by `options`' limits.
+ * Reads any supported file (a path, or its bytes): `.npy` gives an {@link NdArray}, `.npz`,
+ * reprod_log records and `.safetensors` give a record. Every reader is bounded by `options`' limits.
  *
  * @throws {FileFormatError} (or a subclass) naming the path and the reason, for a path that is
  *   missing, not a regular file (a directory, a FIFO, `/dev/zero`), or too large, and for an
@@ -62,5 +79,7 @@ export function load(input: string | Uint8Array | ArrayBuffer, options: ReadOpti
       return readNpz(bytes, opts)
     case 'reprod_log':
       return readReprodLog(bytes, opts)
+    case 'safetensors':
+      return readSafetensors(bytes, opts)
   }
 }

@@ -142,6 +142,31 @@ export function decodeNpy(
   }
 }
 
+/** A record to write, as the `.npz` and `.safetensors` writers take it. */
+export type RecordInput = { readonly [key: string]: ArrayInput } | ReadonlyMap<string, ArrayInput>
+
+/**
+ * The entries of a record to write, in its order, each key a non-empty string; anything that is
+ * not a plain object or a Map is a WriteError naming `source`.
+ */
+export function recordEntries(record: RecordInput, source: string): [string, ArrayInput][] {
+  if (
+    record === null ||
+    typeof record !== 'object' ||
+    ArrayBuffer.isView(record) ||
+    Array.isArray(record)
+  ) {
+    throw new WriteError(source, undefined, 'expected a record of arrays (a plain object or a Map)')
+  }
+  const pairs: [string, ArrayInput][] =
+    record instanceof Map ? [...record] : Object.entries(record as { [key: string]: ArrayInput })
+  for (const [key] of pairs) {
+    if (typeof key !== 'string' || key === '')
+      throw new WriteError(source, String(key), 'a key must be a non-empty string')
+  }
+  return pairs
+}
+
 /** The input as one NdArray to write, or a WriteError naming `source` (and `key`) and the reason. */
 export function arrayToWrite(array: ArrayInput, source: string, key?: string): NdArray {
   let node: ReturnType<typeof normalize>

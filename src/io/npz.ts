@@ -6,7 +6,6 @@
 
 import { deflateSync } from 'fflate'
 import { withKeyOrder } from '../compare/key-order.js'
-import type { ArrayInput } from '../compare/tensor-like.js'
 import { NpzFormatError, WriteError } from './errors.js'
 import { writeFileGated } from './file-gate.js'
 import { maxFileBytes, resolveLimits, sourceOf } from './limits.js'
@@ -16,6 +15,8 @@ import {
   encodeNdArray,
   inputBytes,
   npyParts,
+  type RecordInput,
+  recordEntries,
   writeNpyParts,
 } from './npy.js'
 import type { NdRecord, ReadOptions } from './types.js'
@@ -32,7 +33,7 @@ export interface EncodeNpzOptions {
 }
 
 /** A record of arrays to write, by name (a plain object or a Map). */
-export type NpzInput = { readonly [key: string]: ArrayInput } | ReadonlyMap<string, ArrayInput>
+export type NpzInput = RecordInput
 
 /**
  * Reads an `.npz` (a path, a Uint8Array or an ArrayBuffer) into a flat record: each member
@@ -94,20 +95,8 @@ function encodeRecord(
   options: EncodeNpzOptions,
   source: string,
 ): Uint8Array<ArrayBuffer> {
-  if (
-    record === null ||
-    typeof record !== 'object' ||
-    ArrayBuffer.isView(record) ||
-    Array.isArray(record)
-  ) {
-    throw new WriteError(source, undefined, 'expected a record of arrays (a plain object or a Map)')
-  }
-  const pairs: [string, ArrayInput][] =
-    record instanceof Map ? [...record] : Object.entries(record as { [key: string]: ArrayInput })
+  const pairs = recordEntries(record, source)
   const members: ZipWriteMember[] = pairs.map(([key, value]) => {
-    if (typeof key !== 'string' || key === '') {
-      throw new WriteError(source, String(key), 'a key must be a non-empty string')
-    }
     // Python's zipfile cuts a name at its first NUL: np.load would see another key.
     if (key.includes('\0')) throw new WriteError(source, key, 'a key must not contain NUL')
     const nameBytes = encoder.encode(`${key}.npy`)

@@ -100,7 +100,7 @@ export interface AlignmentOptions<
   fakeData?: F & CheckFakeData<F>
   /**
    * The reference records by stage: `.npy` (one array: a one-key record, named by the declared
-   * key or the file's name), `.npz` or reprod_log files, read with `load`. Each file is read
+   * key or the file's name), `.npz`, reprod_log or `.safetensors` files, read with `load`. Each file is read
    * once per test file, when a test first touches its stage (`reference.forward`).
    */
   reference?: R & CheckReference<R>
@@ -129,7 +129,7 @@ export interface AlignmentOptions<
    * to the fixtures file.
    */
   root?: FilePath
-  /** Reads a reference or input file. Default `load` (any `.npy`, `.npz` or reprod_log file). */
+  /** Reads a reference or input file. Default `load` (any `.npy`, `.npz`, reprod_log or `.safetensors` file). */
   load?: (file: string) => Loaded
 }
 

@@ -19,6 +19,7 @@ import { encodeNpy } from '../../src/io/npy.js'
 import { encodeNpz } from '../../src/io/npz.js'
 import { unpickleRecord } from '../../src/io/pickle.js'
 import { encodeReprodLog } from '../../src/io/reprod-log.js'
+import { encodeSafetensors, readSafetensors } from '../../src/io/safetensors.js'
 import type { NdRecord } from '../../src/io/types.js'
 
 const fixture = (name: string) =>
@@ -110,23 +111,48 @@ function checkWellFormed(value: NdArray | NdRecord): void {
   for (const v of Object.values(value as NdRecord)) checkWellFormed(v)
 }
 
+/** Runs one fuzzed read: a well-formed result or a typed error naming `<bytes>` is counted, anything else fails. */
+function tally(outcomes: { ok: number; typed: number }, read: () => NdArray | NdRecord): void {
+  let result: NdArray | NdRecord
+  try {
+    result = read()
+  } catch (e) {
+    if (!(e instanceof AlignError)) throw e
+    expect(e.message).toMatch(/^<bytes>/) // names the source
+    outcomes.typed++
+    return
+  }
+  checkWellFormed(result)
+  outcomes.ok++
+}
+
+describe('fuzzing the .safetensors reader', () => {
+  const { scalar: _, ...tensors } = arrays
+  const seed = encodeSafetensors(tensors, { metadata: { format: 'pt' } })
+
+  test('10,000 mutations of a real file: a well-formed record or a typed error naming <bytes>', () => {
+    const outcomes = { ok: 0, typed: 0 }
+    fc.assert(
+      fc.property(mutation, fc.boolean(), (m, viaLoad) => {
+        const bytes = mutate(seed, m)
+        tally(outcomes, () =>
+          viaLoad ? load(bytes, { maxInflatedBytes: 2 ** 24 }) : readSafetensors(bytes),
+        )
+      }),
+      { numRuns: 10_000, seed: 20261203 },
+    )
+    expect(outcomes.ok).toBeGreaterThan(500)
+    expect(outcomes.typed).toBeGreaterThan(2000)
+  }, 60_000)
+})
+
 describe('fuzzing the readers with mutated real files', () => {
   test('10,000 mutated inputs: a well-formed result or a typed error, nothing else', () => {
     const outcomes = { ok: 0, typed: 0 }
     fc.assert(
       fc.property(fc.nat({ max: seeds.length - 1 }), mutation, (which, m) => {
         const bytes = mutate(seeds[which] as Uint8Array, m)
-        let result: NdArray | NdRecord
-        try {
-          result = load(bytes, { maxArrayBytes: 2 ** 24, maxInflatedBytes: 2 ** 24 })
-        } catch (e) {
-          if (!(e instanceof AlignError)) throw e
-          expect(e.message).toMatch(/^<bytes>/) // names the source
-          outcomes.typed++
-          return
-        }
-        checkWellFormed(result)
-        outcomes.ok++
+        tally(outcomes, () => load(bytes, { maxArrayBytes: 2 ** 24, maxInflatedBytes: 2 ** 24 }))
       }),
       { numRuns: 10_000, seed: 20261128 },
     )

@@ -46,7 +46,9 @@ describe('detectKind', () => {
   test('anything else is refused, naming the source and the reason', () => {
     const e = refusal(() => detectKind(new TextEncoder().encode('{"a": 1}'), { source: 'x.json' }))
     expect(e.source).toBe('x.json')
-    expect(e.reason).toBe('not an .npy, .npz or reprod_log file (no npy or zip magic at the start)')
+    expect(e.reason).toBe(
+      'not an .npy, .npz, reprod_log or .safetensors file (no npy or zip magic and no safetensors header at the start)',
+    )
     expect(refusal(() => detectKind(new Uint8Array(0))).source).toBe('<bytes>')
     // the first three bytes of the npy magic are not the magic
     expect(() => detectKind(npy.subarray(0, 3))).toThrow(FileFormatError)
