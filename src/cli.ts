@@ -12,10 +12,12 @@ import { escapeText, formatReport } from './compare/format.js'
 import type { AlignOptions, Method } from './compare/options.js'
 import { unknownName, valueHint } from './compare/suggest.js'
 import { WriteError } from './io/errors.js'
+import { formatInspect, inspectRows } from './io/inspect.js'
 import { load } from './io/load.js'
 import { formatReprodLog, reprodDiffOf } from './io/reprod-diff.js'
 
 export const USAGE = `Usage: vitest-align diff REFERENCE CANDIDATE [options]
+       vitest-align inspect FILE [--json]
 
 Diffs two files (.npy, .npz, reprod_log records or .safetensors, told apart by their
 bytes), the reference first as reprod_log does, and prints one table of every key.
@@ -36,7 +38,10 @@ Output:
   -h, --help        this text
   --version         the package's version
 
-Exit status: 0 aligned, 1 not aligned, 2 bad input or usage.`
+inspect lists every array of FILE (any file diff reads): key, dtype, shape, elements and
+bytes, then the totals; --json prints them as data.
+
+Exit status: 0 aligned (inspect: read), 1 not aligned, 2 bad input or usage.`
 
 /** Where the command writes. */
 export interface CliOutput {
@@ -165,6 +170,22 @@ function writeLog(path: string, text: string): void {
   }
 }
 
+const COMMANDS = ['diff', 'inspect']
+
+/** `inspect FILE`: the file's arrays, or a usage error for a diff option or a second file. */
+function inspect(
+  files: readonly string[],
+  values: Record<string, string | boolean | undefined>,
+  out: CliOutput,
+): number {
+  if (files.length !== 1) throw new UsageError('inspect takes one file: FILE')
+  const diffOnly = Object.keys(values).filter((k) => k !== 'json' && values[k] !== undefined)
+  if (diffOnly.length > 0) throw new UsageError(`--${diffOnly[0]} goes with diff, not inspect`)
+  const rows = inspectRows(load(files[0] as string))
+  out.stdout(values.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatInspect(rows)}\n`)
+  return 0
+}
+
 /** Runs `vitest-align <args>`; returns the exit status. */
 export function runCli(args: readonly string[], out: CliOutput): number {
   try {
@@ -178,8 +199,11 @@ export function runCli(args: readonly string[], out: CliOutput): number {
       return 0
     }
     const [command, reference, candidate, ...rest] = positionals
-    if (command !== 'diff')
-      throw new UsageError(command ? `unknown command '${command}'` : 'no command')
+    if (command === 'inspect') return inspect(positionals.slice(1), values, out)
+    if (command !== 'diff') {
+      const hint = command ? valueHint(command, COMMANDS) : ''
+      throw new UsageError(command ? `unknown command '${command}'${hint}` : 'no command')
+    }
     if (reference === undefined || candidate === undefined || rest.length > 0) {
       throw new UsageError('diff takes two files: REFERENCE CANDIDATE')
     }

@@ -178,6 +178,42 @@ describe('vitest-align diff', () => {
     )
   })
 
+  test('inspect lists every array of a file, in its order, with the totals; --json as data', () => {
+    const r = run('inspect', fx('losses_paddle.npy'))
+    expect(r.status).toBe(0)
+    const lines = r.stdout.trimEnd().split('\n')
+    expect(lines[0]).toMatch(/^key +dtype +shape +elements +bytes$/)
+    expect(lines.slice(1, 3)).toEqual([
+      'loss_0  float32  (1,)          1      4',
+      'lr_0    float64  ()            1      8',
+    ])
+    expect(lines.at(-1)).toBe('6 arrays, 6 elements, 36 bytes')
+    const json = JSON.parse(run('inspect', fx('forward_ref.npy'), '--json').stdout)
+    expect(json).toEqual([
+      { key: 'logits', dtype: 'float32', shape: [1, 1000], elements: 1000, bytes: 4000 },
+    ])
+  })
+
+  test.each([
+    [['inspect'], 'inspect takes one file: FILE'],
+    [['inspect', 'a', 'b'], 'inspect takes one file: FILE'],
+    [['inspect', 'a', '--atol', '1'], '--atol goes with diff, not inspect'],
+    [['inspct', 'a'], "unknown command 'inspct'; did you mean 'inspect'?"],
+  ])('inspect usage error %j', (args, message) => {
+    const r = run(...args)
+    expect(r.status).toBe(2)
+    const lines = r.stderr.trimEnd().split('\n')
+    expect(lines).toHaveLength(2)
+    expect(lines[1]).toBe(SEE_HELP)
+    expect(lines[0]).toBe(`vitest-align: ${message}`)
+  })
+
+  test('inspect of a file it cannot read is a typed error naming the file (exit 2)', () => {
+    const r = run('inspect', join(tmpdir(), 'no-such-file.npy'))
+    expect(r.status).toBe(2)
+    expect(r.stderr).toMatch(/FileFormatError: .*no-such-file\.npy: cannot read the file/)
+  })
+
   test('--help prints the usage and exits 0', () => {
     expect(run('--help')).toEqual({ status: 0, stdout: `${USAGE}\n`, stderr: '' })
     expect(run('diff', 'a', '-h')).toEqual({ status: 0, stdout: `${USAGE}\n`, stderr: '' })
