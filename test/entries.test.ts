@@ -44,6 +44,7 @@ describe('package entries', () => {
     expect(Object.keys(pkg.exports).sort()).toEqual(
       [
         '.',
+        './convert',
         './files',
         './fixtures',
         './matchers',

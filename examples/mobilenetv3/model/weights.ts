@@ -6,8 +6,8 @@
  *   and torch shape, is derived from it ({@link weightSpec}).
  * - {@link checkStateDict} checks a state_dict against that spec and reports every problem at
  *   once (missing, unexpected, misshapen, wrong dtype) in one {@link WeightError}.
- * - The layout conversions are small pure functions over float32 {@link NdArray}s:
- *   conv OIHW → HWIO, depthwise (C,1,k,k) → (k,k,C,1), Linear (out,in) → (in,out), and back.
+ * - The layout conversions are the library's (`vitest-align/convert`: conv OIHW → HWIO,
+ *   depthwise (C,1,k,k) → (k,k,C,1), Linear (out,in) → (in,out), and back), picked per role.
  *
  * The squeeze-excitation `fc1`/`fc2` are 1x1 convolutions with a bias in torch. They act on the
  * pooled (batch, 1, 1, C) map, where a 1x1 convolution is exactly a matrix product, so the port
@@ -16,6 +16,11 @@
  * has (it lacks `Conv2DBackpropFilter`).
  */
 import { AlignError, type NdArray } from 'vitest-align'
+import {
+  type LayoutRole,
+  fromTfLayout as libFromTfLayout,
+  toTfLayout as libToTfLayout,
+} from 'vitest-align/convert'
 
 // ---------------------------------------------------------------------------------------------
 // The architecture
@@ -395,146 +400,47 @@ export function checkStateDict(
 /** A float32 array in a new layout. */
 export type F32 = NdArray<'float32'>
 
-const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1)
+// The layout functions are the library's (`vitest-align/convert`); re-exported for the port.
+export {
+  depthwiseFromTf,
+  depthwiseToTf,
+  hwioToOihw,
+  linearFromTf,
+  linearToTf,
+  matrixToPointwise,
+  oihwToHwio,
+  pointwiseToMatrix,
+  reshape,
+  transpose,
+} from 'vitest-align/convert'
 
-function checkRank(a: NdArray, rank: number, what: string): void {
-  if (a.dtype !== 'float32') throw new TypeError(`${what}: expected float32, got ${a.dtype}`)
-  if (a.shape.length !== rank) {
-    throw new RangeError(`${what}: expected rank ${rank}, got shape ${shapeText(a.shape)}`)
-  }
-  if (a.data.length !== sizeOf(a.shape)) {
-    throw new RangeError(
-      `${what}: ${a.data.length} elements for shape ${shapeText(a.shape)} (${sizeOf(a.shape)})`,
-    )
-  }
+/** The library's layout of each role: SE's 1x1 convs run as matMul, 1-D entries unchanged. */
+const LAYOUT: { readonly [R in WeightRole]: LayoutRole } = {
+  conv: 'conv',
+  depthwise: 'depthwise',
+  se: 'pointwise',
+  linear: 'linear',
+  bias: 'keep',
+  'bn-gamma': 'keep',
+  'bn-beta': 'keep',
+  'bn-mean': 'keep',
+  'bn-variance': 'keep',
 }
 
-/** `a` with its axes permuted (numpy's `a.transpose(perm)`), copied row-major. */
-export function transpose(a: F32, perm: readonly number[]): F32 {
-  const rank = a.shape.length
-  if (perm.length !== rank || [...perm].sort().some((p, i) => p !== i)) {
-    throw new RangeError(`bad permutation [${perm.join(', ')}] for rank ${rank}`)
-  }
-  const shape = perm.map((p) => a.shape[p] as number)
-  const inStrides = new Array<number>(rank)
-  let s = 1
-  for (let i = rank - 1; i >= 0; i--) {
-    inStrides[i] = s
-    s *= a.shape[i] as number
-  }
-  // The stride in the input of each output axis.
-  const strides = perm.map((p) => inStrides[p] as number)
-  const out = new Float32Array(a.data.length)
-  const index = new Array<number>(rank).fill(0)
-  let src = 0
-  for (let o = 0; o < out.length; o++) {
-    out[o] = a.data[src] as number
-    // advance the output index, odometer style, keeping src in step
-    for (let ax = rank - 1; ax >= 0; ax--) {
-      const i = (index[ax] as number) + 1
-      if (i < (shape[ax] as number)) {
-        index[ax] = i
-        src += strides[ax] as number
-        break
-      }
-      index[ax] = 0
-      src -= (i - 1) * (strides[ax] as number)
-    }
-  }
-  return { data: out, shape, dtype: 'float32' }
-}
-
-/** The same data under another shape of the same size (numpy's `reshape`). */
-export function reshape(a: F32, shape: readonly number[]): F32 {
-  if (sizeOf(shape) !== a.data.length) {
-    throw new RangeError(`cannot reshape ${shapeText(a.shape)} to ${shapeText(shape)}`)
-  }
-  return { data: a.data, shape: [...shape], dtype: 'float32' }
-}
-
-/** A conv weight, torch OIHW (out, in, kh, kw) → TF.js HWIO (kh, kw, in, out). */
-export function oihwToHwio(a: F32): F32 {
-  checkRank(a, 4, 'conv weight (out, in, kh, kw)')
-  return transpose(a, [2, 3, 1, 0])
-}
-
-/** A conv weight, TF.js HWIO → torch OIHW. */
-export function hwioToOihw(a: F32): F32 {
-  checkRank(a, 4, 'conv filter (kh, kw, in, out)')
-  return transpose(a, [3, 2, 0, 1])
-}
-
-/** A depthwise weight, torch (C, 1, kh, kw) → TF.js (kh, kw, C, 1). */
-export function depthwiseToTf(a: F32): F32 {
-  checkRank(a, 4, 'depthwise weight (C, 1, kh, kw)')
-  if (a.shape[1] !== 1) throw new RangeError(`depthwise weight: shape ${shapeText(a.shape)}`)
-  return transpose(a, [2, 3, 0, 1])
-}
-
-/** A depthwise filter, TF.js (kh, kw, C, 1) → torch (C, 1, kh, kw). */
-export function depthwiseFromTf(a: F32): F32 {
-  checkRank(a, 4, 'depthwise filter (kh, kw, C, 1)')
-  if (a.shape[3] !== 1) throw new RangeError(`depthwise filter: shape ${shapeText(a.shape)}`)
-  return transpose(a, [2, 3, 0, 1])
-}
-
-/** A Linear weight, torch (out, in) → (in, out) for `matMul(x, w)`. */
-export function linearToTf(a: F32): F32 {
-  checkRank(a, 2, 'linear weight (out, in)')
-  return transpose(a, [1, 0])
-}
-
-/** A matMul weight (in, out) → torch Linear (out, in). */
-export function linearFromTf(a: F32): F32 {
-  checkRank(a, 2, 'matMul weight (in, out)')
-  return transpose(a, [1, 0])
-}
-
-/** A 1x1 conv weight with a bias (SE fc1/fc2), torch (out, in, 1, 1) → (in, out) for matMul. */
-export function pointwiseToMatrix(a: F32): F32 {
-  checkRank(a, 4, '1x1 conv weight (out, in, 1, 1)')
-  if (a.shape[2] !== 1 || a.shape[3] !== 1) {
-    throw new RangeError(`1x1 conv weight: shape ${shapeText(a.shape)}`)
-  }
-  return linearToTf(reshape(a, [a.shape[0] as number, a.shape[1] as number]))
-}
-
-/** A matMul weight (in, out) → torch 1x1 conv (out, in, 1, 1). */
-export function matrixToPointwise(a: F32): F32 {
-  const t = linearFromTf(a)
-  return reshape(t, [...t.shape, 1, 1])
+function checkFloat32(a: NdArray, role: WeightRole): void {
+  if (a.dtype !== 'float32') throw new TypeError(`${role}: expected float32, got ${a.dtype}`)
+  if (LAYOUT[role] === 'keep' && a.shape.length !== 1)
+    throw new RangeError(`${role}: expected rank 1, got shape ${shapeText(a.shape)}`)
 }
 
 /** A weight in the layout the port computes with (per its role). */
 export function toTfLayout(role: WeightRole, a: F32): F32 {
-  switch (role) {
-    case 'conv':
-      return oihwToHwio(a)
-    case 'depthwise':
-      return depthwiseToTf(a)
-    case 'se':
-      return pointwiseToMatrix(a)
-    case 'linear':
-      return linearToTf(a)
-    default:
-      checkRank(a, 1, role)
-      return a
-  }
+  checkFloat32(a, role)
+  return libToTfLayout(LAYOUT[role], a)
 }
 
 /** The inverse of {@link toTfLayout}: a port's weight in torch's layout. */
 export function fromTfLayout(role: WeightRole, a: F32): F32 {
-  switch (role) {
-    case 'conv':
-      return hwioToOihw(a)
-    case 'depthwise':
-      return depthwiseFromTf(a)
-    case 'se':
-      return matrixToPointwise(a)
-    case 'linear':
-      return linearFromTf(a)
-    default:
-      checkRank(a, 1, role)
-      return a
-  }
+  checkFloat32(a, role)
+  return libFromTfLayout(LAYOUT[role], a)
 }
