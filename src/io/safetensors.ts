@@ -13,7 +13,7 @@
 import type { DType, NdArray } from '../compare/dtype.js'
 import { withKeyOrder } from '../compare/key-order.js'
 import { SafetensorsFormatError, WriteError } from './errors.js'
-import { quote } from './excerpt.js'
+import { clip, quote } from './excerpt.js'
 import { writeFileGated } from './file-gate.js'
 import { maxFileBytes, resolveLimits, SAFETENSORS_MAX_HEADER, sourceOf } from './limits.js'
 import { arrayToWrite, inputBytes, type RecordInput, recordEntries } from './npy.js'
@@ -114,7 +114,8 @@ function entriesOf(
     throw new SafetensorsFormatError(
       source,
       undefined,
-      `the header is not JSON (${(e as Error).message})`,
+      // the parser's message can quote the text: a bounded excerpt only
+      `the header is not JSON (${clip((e as Error).message, 120)})`,
     )
   }
   if (!isObject(header))
