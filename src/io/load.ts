@@ -14,7 +14,7 @@ import { readReprodLog } from './reprod-log.js'
 import { readSafetensors } from './safetensors.js'
 import type { NdRecord, ReadOptions } from './types.js'
 
-/** What a file held: an array (`.npy`) or a record (`.npz`, reprod_log). */
+/** What a file held: an array (`.npy`) or a record (`.npz`, reprod_log, `.safetensors`). */
 export type Loaded = NdArray | NdRecord
 
 /** The kinds of file {@link load} tells apart. */
