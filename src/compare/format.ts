@@ -282,18 +282,26 @@ function verdict(k: KeyView): string {
   return `FAIL: ${kinds.join(', ')}${at ? `; ${at}` : ''}`
 }
 
+/**
+ * Rows of cells as plain-text lines, each column as wide as its widest cell, two spaces
+ * between columns; the columns `right` picks are right-aligned (numbers), the others left.
+ */
+export function alignColumns(
+  rows: readonly (readonly string[])[],
+  right: (column: number) => boolean = () => false,
+): string[] {
+  const widths = (rows[0] ?? []).map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)))
+  return rows.map((r) =>
+    r
+      .map((cell, c) => (right(c) ? cell.padStart(widths[c] ?? 0) : cell.padEnd(widths[c] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  )
+}
+
 /** Every key as one aligned plain-text table. */
 export function formatTable(result: AlignResult): string {
-  const rows = [HEADERS, ...result.keys.map(row)]
-  const widths = HEADERS.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)))
-  return rows
-    .map((r) =>
-      r
-        .map((cell, c) => cell.padEnd(widths[c] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n')
+  return alignColumns([HEADERS, ...result.keys.map(row)]).join('\n')
 }
 
 /** The first line of a report: how many keys failed and, for the first ones, why. */

@@ -139,40 +139,30 @@ export function matrixToPointwise<A extends NdArray>(a: A): A {
   return reshape(t, [...t.shape, 1, 1])
 }
 
+const keep = <A extends NdArray>(a: A): A => a
+
+/** Each role's conversion to TF.js's layout and back. */
+const LAYOUTS: {
+  readonly [R in LayoutRole]: readonly [
+    <A extends NdArray>(a: A) => A,
+    <A extends NdArray>(a: A) => A,
+  ]
+} = {
+  conv: [oihwToHwio, hwioToOihw],
+  depthwise: [depthwiseToTf, depthwiseFromTf],
+  pointwise: [pointwiseToMatrix, matrixToPointwise],
+  linear: [linearToTf, linearFromTf],
+  keep: [keep, keep],
+}
+
 /** A torch weight in the layout TF.js computes with, per its role; `name` goes into errors. */
 export function toTfLayout<A extends NdArray>(role: LayoutRole, a: A, name?: string): A {
-  return withName(name, () => {
-    switch (role) {
-      case 'conv':
-        return oihwToHwio(a)
-      case 'depthwise':
-        return depthwiseToTf(a)
-      case 'pointwise':
-        return pointwiseToMatrix(a)
-      case 'linear':
-        return linearToTf(a)
-      case 'keep':
-        return a
-    }
-  })
+  return withName(name, () => LAYOUTS[role][0](a))
 }
 
 /** The inverse of {@link toTfLayout}: a port's weight in torch's layout. */
 export function fromTfLayout<A extends NdArray>(role: LayoutRole, a: A, name?: string): A {
-  return withName(name, () => {
-    switch (role) {
-      case 'conv':
-        return hwioToOihw(a)
-      case 'depthwise':
-        return depthwiseFromTf(a)
-      case 'pointwise':
-        return matrixToPointwise(a)
-      case 'linear':
-        return linearFromTf(a)
-      case 'keep':
-        return a
-    }
-  })
+  return withName(name, () => LAYOUTS[role][1](a))
 }
 
 /** Runs `f`, giving its LayoutError the weight's name. */

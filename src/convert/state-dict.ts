@@ -51,9 +51,9 @@ export function kerasBatchNormName(
     const dot = name.lastIndexOf('.')
     const module = name.slice(0, dot)
     const suffix = name.slice(dot + 1)
-    const keras = BN_SUFFIX[suffix]
-    return dot > 0 && keras !== undefined && Object.hasOwn(BN_SUFFIX, suffix) && isBatchNorm(module)
-      ? `${module}.${keras}`
+    // hasOwn: a suffix such as `constructor` must not find Object.prototype's
+    return dot > 0 && Object.hasOwn(BN_SUFFIX, suffix) && isBatchNorm(module)
+      ? `${module}.${BN_SUFFIX[suffix]}`
       : name
   }
 }

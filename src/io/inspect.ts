@@ -4,7 +4,7 @@
  * takes what `load` returned.
  */
 import type { NdArray } from '../compare/dtype.js'
-import { formatShape, keyName } from '../compare/format.js'
+import { alignColumns, formatShape, keyName } from '../compare/format.js'
 import { orderedKeys } from '../compare/key-order.js'
 import type { Loaded } from './load.js'
 import type { NdRecord } from './types.js'
@@ -58,14 +58,8 @@ export function formatInspect(rows: readonly InspectRow[]): string {
       count(r.bytes),
     ]),
   ]
-  const widths = table[0]?.map((_, c) => Math.max(...table.map((r) => (r[c] ?? '').length))) ?? []
   // numbers right-aligned, text left-aligned
-  const lines = table.map((r) =>
-    r
-      .map((cell, c) => (c >= 3 ? cell.padStart(widths[c] ?? 0) : cell.padEnd(widths[c] ?? 0)))
-      .join('  ')
-      .trimEnd(),
-  )
+  const lines = alignColumns(table, (c) => c >= 3)
   const elements = rows.reduce((s, r) => s + r.elements, 0)
   const bytes = rows.reduce((s, r) => s + r.bytes, 0)
   const arrays = `${count(rows.length)} ${rows.length === 1 ? 'array' : 'arrays'}`

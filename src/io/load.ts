@@ -6,12 +6,12 @@
  */
 import type { NdArray } from '../compare/dtype.js'
 import { FileFormatError } from './errors.js'
-import { maxFileBytes, resolveLimits, SAFETENSORS_MAX_HEADER, sourceOf } from './limits.js'
+import { maxFileBytes, resolveLimits, sourceOf } from './limits.js'
 import { inputBytes, readNpy, readNpyHeader } from './npy.js'
 import { NPY_MAGIC } from './npy-header.js'
 import { readNpz } from './npz.js'
 import { readReprodLog } from './reprod-log.js'
-import { readSafetensors } from './safetensors.js'
+import { looksLikeSafetensors, readSafetensors } from './safetensors.js'
 import type { NdRecord, ReadOptions } from './types.js'
 
 /** What a file held: an array (`.npy`) or a record (`.npz`, reprod_log, `.safetensors`). */
@@ -29,27 +29,13 @@ const ZIP_MAGICS = [
   [0x50, 0x4b, 0x05, 0x06],
 ]
 
-/**
- * Whether the bytes start as a `.safetensors` does: a u64 header length within the format's
- * bound and the bytes present, then (after any spaces, which the reference reader accepts) `{`.
- * Neither magic above can pass: both would make a length far over the bound.
- */
-function isSafetensors(bytes: Uint8Array): boolean {
-  if (bytes.length < 10) return false
-  const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true)
-  if (n < 2n || n > BigInt(SAFETENSORS_MAX_HEADER) || 8 + Number(n) > bytes.length) return false
-  let i = 8
-  while (i < 8 + Number(n) && bytes[i] === 0x20) i++
-  return bytes[i] === 0x7b
-}
-
 /** Which reader the bytes call for; throws a FileFormatError when none does. */
 export function detectKind(bytes: Uint8Array, options: ReadOptions = {}): FileKind {
   if (startsWith(bytes, NPY_MAGIC)) {
     return readNpyHeader(bytes, options).descr === '|O' ? 'reprod_log' : 'npy'
   }
   if (ZIP_MAGICS.some((m) => startsWith(bytes, m))) return 'npz'
-  if (isSafetensors(bytes)) return 'safetensors'
+  if (looksLikeSafetensors(bytes)) return 'safetensors'
   throw new FileFormatError(
     sourceOf(bytes, options),
     undefined,

@@ -63,15 +63,11 @@ type Stat = Exclude<ReprodMethod, 'all'>
 
 const INDENT = '\t'
 const SIDES: SideNames = { actual: 'candidate', expected: 'reference' }
-const STATS: Record<ReprodMethod | 'allclose' | 'noise', readonly Stat[]> = {
+const STATS: Record<ReprodMethod, readonly Stat[]> = {
   mean: ['mean'],
   max: ['max'],
   min: ['min'],
   all: ['min', 'max', 'mean'],
-  // reprod_log has no allclose or noise line: the rule's own line says what judged (see
-  // ruleLine), and the mean follows for information, with no verdict of its own
-  allclose: ['mean'],
-  noise: ['mean'],
 }
 const CORE_STAT = { mean: 'meanAbs', max: 'maxAbs', min: 'minAbs' } as const
 const INTEGER = /^(u?int\d+|bool)$/
@@ -118,38 +114,40 @@ function pairLines(entry: LogEntry, indent: string): string[] {
   const stats = k.stats
   if (rule !== undefined && stats !== undefined && stats.n > 0) {
     const integer = isIntegerPair(k)
-    for (const stat of STATS[rule.method]) {
-      const exact = stats[CORE_STAT[stat]]
-      const numpy = entry.numpy?.[stat]
-      const printed = numpy ?? exact
-      if (rule.method === 'allclose' || rule.method === 'noise') {
-        lines.push(
-          ruleLine(k, indent),
-          `${indent}mean diff (not judged): value: ${formatValue(printed, false)}`,
-        )
-        continue
-      }
-      const ok = statPasses(k, stat)
+    // reprod_log has no allclose or noise line: the rule's own line says what judged, and the
+    // mean follows for information, with no verdict of its own
+    if (rule.method === 'allclose' || rule.method === 'noise') {
+      const mean = entry.numpy?.mean ?? stats.meanAbs
       lines.push(
-        `${indent}${stat} diff: check passed: ${ok ? 'True' : 'False'}, value: ${formatValue(printed, integer && stat !== 'mean')}`,
+        ruleLine(k, indent),
+        `${indent}mean diff (not judged): value: ${formatValue(mean, false)}`,
       )
-      if (!ok) shown.add(stat)
-      if (numpy === undefined) continue
-      // numpy's value, read against the threshold, would say otherwise: say what judged
-      const reads = Number(printed) <= rule.threshold
-      if (ok && !reads) {
-        const why = Number.isNaN(Number(printed))
-          ? ": equal infinities count as equal, where numpy's inf - inf is nan"
-          : `; the value printed is numpy's, in ${entry.numpy?.dtype} arithmetic`
+    } else
+      for (const stat of STATS[rule.method]) {
+        const exact = stats[CORE_STAT[stat]]
+        const numpy = entry.numpy?.[stat]
+        const printed = numpy ?? exact
+        const ok = statPasses(k, stat)
         lines.push(
-          `${indent}note: judged on ${stat} |Δ| computed exactly (float64), ${pyFloatRepr(exact)}, within ${pyFloatRepr(rule.threshold)}${why}`,
+          `${indent}${stat} diff: check passed: ${ok ? 'True' : 'False'}, value: ${formatValue(printed, integer && stat !== 'mean')}`,
         )
-      } else if (!ok && reads) {
-        lines.push(
-          `${indent}check failed: ${stat} |Δ| computed exactly (float64) is ${pyFloatRepr(exact)}, above ${pyFloatRepr(rule.threshold)}`,
-        )
+        if (!ok) shown.add(stat)
+        if (numpy === undefined) continue
+        // numpy's value, read against the threshold, would say otherwise: say what judged
+        const reads = Number(printed) <= rule.threshold
+        if (ok && !reads) {
+          const why = Number.isNaN(Number(printed))
+            ? ": equal infinities count as equal, where numpy's inf - inf is nan"
+            : `; the value printed is numpy's, in ${entry.numpy?.dtype} arithmetic`
+          lines.push(
+            `${indent}note: judged on ${stat} |Δ| computed exactly (float64), ${pyFloatRepr(exact)}, within ${pyFloatRepr(rule.threshold)}${why}`,
+          )
+        } else if (!ok && reads) {
+          lines.push(
+            `${indent}check failed: ${stat} |Δ| computed exactly (float64) is ${pyFloatRepr(exact)}, above ${pyFloatRepr(rule.threshold)}`,
+          )
+        }
       }
-    }
   }
   for (const f of k.failures) {
     // a failed statistic printed False says it already (or the exact line above does)

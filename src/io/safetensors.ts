@@ -21,24 +21,6 @@ import { itemsizeOf } from './numpy-dtype.js'
 import { boundedCount, decodeRawArray, littleEndianBytes } from './raw-array.js'
 import type { NdRecord, ReadOptions } from './types.js'
 
-/** The format's dtypes this package reads, to its own; BF16 is widened (see readSafetensors). */
-const READ_DTYPES: { readonly [code: string]: { dtype: DType; itemsize: 1 | 2 | 4 | 8 } } =
-  Object.assign(Object.create(null), {
-    BOOL: { dtype: 'bool', itemsize: 1 },
-    U8: { dtype: 'uint8', itemsize: 1 },
-    I8: { dtype: 'int8', itemsize: 1 },
-    I16: { dtype: 'int16', itemsize: 2 },
-    U16: { dtype: 'uint16', itemsize: 2 },
-    F16: { dtype: 'float16', itemsize: 2 },
-    BF16: { dtype: 'float32', itemsize: 2 },
-    I32: { dtype: 'int32', itemsize: 4 },
-    U32: { dtype: 'uint32', itemsize: 4 },
-    F32: { dtype: 'float32', itemsize: 4 },
-    I64: { dtype: 'int64', itemsize: 8 },
-    U64: { dtype: 'uint64', itemsize: 8 },
-    F64: { dtype: 'float64', itemsize: 8 },
-  })
-
 /** Dtypes of the format that have no array type here: refused by name. */
 const UNSUPPORTED = [
   'F8_E5M2',
@@ -52,7 +34,7 @@ const UNSUPPORTED = [
   'C64',
 ]
 
-/** This package's dtypes to the format's codes, for writing. */
+/** This package's dtypes to the format's codes: what is written, and read back. */
 const WRITE_CODES: { readonly [D in DType]: string } = {
   bool: 'BOOL',
   uint8: 'U8',
@@ -68,6 +50,22 @@ const WRITE_CODES: { readonly [D in DType]: string } = {
   float64: 'F64',
 }
 
+/**
+ * The format's codes this package reads: every written one, plus BF16, which is read as its
+ * bytes (2 per element) and widened to float32 (see readSafetensors).
+ */
+const READ_DTYPES: { readonly [code: string]: { dtype: DType; itemsize: 1 | 2 | 4 | 8 } } =
+  Object.assign(
+    Object.create(null),
+    Object.fromEntries(
+      (Object.entries(WRITE_CODES) as [DType, string][]).map(([dtype, code]) => [
+        code,
+        { dtype, itemsize: itemsizeOf(dtype) },
+      ]),
+    ),
+    { BF16: { dtype: 'float32', itemsize: 2 } },
+  )
+
 interface Entry {
   readonly key: string
   readonly code: string
@@ -81,6 +79,21 @@ const isObject = (v: unknown): v is { [k: string]: unknown } =>
 
 const isIndex = (v: unknown): v is number =>
   typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+
+/**
+ * Whether the bytes start as a `.safetensors` does, for `load`'s choice of reader: a u64 header
+ * length within the format's bound and the bytes present, then (after any spaces, which the
+ * reference reader accepts) `{`. The npy and zip magics cannot pass: both read as lengths far
+ * over the bound.
+ */
+export function looksLikeSafetensors(bytes: Uint8Array): boolean {
+  if (bytes.length < 10) return false
+  const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true)
+  if (n < 2n || n > BigInt(SAFETENSORS_MAX_HEADER) || 8 + Number(n) > bytes.length) return false
+  let i = 8
+  while (i < 8 + Number(n) && bytes[i] === 0x20) i++
+  return bytes[i] === 0x7b
+}
 
 /** The header's text and where the data starts; every length checked against the bytes. */
 function headerOf(bytes: Uint8Array, source: string): { text: string; dataStart: number } {

@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { AlignOptionsError } from '../../src/compare/errors.js'
-import { FileFormatError } from '../../src/io/errors.js'
+import { FileFormatError, NpyFormatError } from '../../src/io/errors.js'
 import { detectKind, load } from '../../src/io/load.js'
 import { encodeNpy } from '../../src/io/npy.js'
 import { encodeNpz } from '../../src/io/npz.js'
 import { encodeReprodLog } from '../../src/io/reprod-log.js'
+import { expectFileError } from '../helpers/file-errors.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'va-load-'))
 const file = (name: string, bytes: Uint8Array): string => {
@@ -21,17 +22,6 @@ const npy = encodeNpy(f32(1, 2, 3))
 const npz = encodeNpz({ a: f32(1), b: Int32Array.from([2, 3]) })
 const record = encodeReprodLog({ logits: { data: f32(0.5, 1.5), shape: [1, 2], dtype: 'float32' } })
 
-/** The FileFormatError `run` throws. */
-function refusal(run: () => unknown): FileFormatError {
-  try {
-    run()
-  } catch (e) {
-    expect(e).toBeInstanceOf(FileFormatError)
-    return e as FileFormatError
-  }
-  throw new Error('accepted')
-}
-
 describe('detectKind', () => {
   test('the bytes decide: npy magic, npy magic with an object header, zip magic', () => {
     expect(detectKind(npy)).toBe('npy')
@@ -44,12 +34,16 @@ describe('detectKind', () => {
   })
 
   test('anything else is refused, naming the source and the reason', () => {
-    const e = refusal(() => detectKind(new TextEncoder().encode('{"a": 1}'), { source: 'x.json' }))
-    expect(e.source).toBe('x.json')
+    const e = expectFileError(
+      FileFormatError,
+      () => detectKind(new TextEncoder().encode('{"a": 1}'), { source: 'x.json' }),
+      'x.json',
+      undefined,
+    )
     expect(e.reason).toBe(
       'not an .npy, .npz, reprod_log or .safetensors file (no npy or zip magic and no safetensors header at the start)',
     )
-    expect(refusal(() => detectKind(new Uint8Array(0))).source).toBe('<bytes>')
+    expectFileError(FileFormatError, () => detectKind(new Uint8Array(0)), '<bytes>', undefined)
     // the first three bytes of the npy magic are not the magic
     expect(() => detectKind(npy.subarray(0, 3))).toThrow(FileFormatError)
   })
@@ -75,19 +69,28 @@ describe('load', () => {
 
   test('a missing file, a directory and a character device are refused by name, before reading', () => {
     const missing = join(dir, 'nope.npy')
-    expect(refusal(() => load(missing))).toMatchObject({ source: missing })
-    expect(refusal(() => load(missing)).reason).toMatch(/no such file or folder/)
-    expect(refusal(() => load(dir)).reason).toMatch(/is a directory/)
-    expect(refusal(() => load('/dev/zero')).reason).toMatch(/character device/)
+    expectFileError(
+      FileFormatError,
+      () => load(missing),
+      missing,
+      undefined,
+      'no such file or folder',
+    )
+    expectFileError(FileFormatError, () => load(dir), dir, undefined, 'is a directory')
+    expectFileError(
+      FileFormatError,
+      () => load('/dev/zero'),
+      '/dev/zero',
+      undefined,
+      'character device',
+    )
   })
 
   test("the file's errors name the path, and its limits apply", () => {
     const junk = file('junk.npy', new TextEncoder().encode('not numpy'))
-    expect(refusal(() => load(junk)).message).toContain(`${junk}: not an .npy, .npz`)
+    expectFileError(FileFormatError, () => load(junk), junk, undefined, 'not an .npy, .npz')
     const big = file('big.npy', encodeNpy(new Float32Array(1000)))
-    const e = refusal(() => load(big, { maxArrayBytes: 100 }))
-    expect(e.source).toBe(big)
-    expect(e.message).toContain(big)
+    expectFileError(NpyFormatError, () => load(big, { maxArrayBytes: 100 }), big, undefined)
     expect(() => load(big, { maxArrayBytes: Number.NaN })).toThrow(AlignOptionsError)
   })
 
