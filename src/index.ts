@@ -66,11 +66,13 @@ export type {
 } from './compare/tensor-like.js'
 // the errors of the files entry, so that `instanceof` works from either entry
 export {
+  CheckpointFormatError,
   FileFormatError,
   ForbiddenGlobalError,
   NpyFormatError,
   NpzFormatError,
   PickleFormatError,
+  SafetensorsFormatError,
   WriteError,
 } from './io/errors.js'
 export type { NdRecord } from './io/types.js'

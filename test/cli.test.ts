@@ -152,7 +152,9 @@ describe('vitest-align diff', () => {
     writeFileSync(junk, 'not numpy at all')
     const r = run('diff', junk, fx('forward_ref.npy'))
     expect(r.status).toBe(2)
-    expect(r.stderr).toContain(`${junk}: not an .npy, .npz, reprod_log or .safetensors file`)
+    expect(r.stderr).toContain(
+      `${junk}: not an .npy, .npz, reprod_log, .safetensors, torch or Paddle file`,
+    )
     const missing = run('diff', join(dir, 'nope.npy'), fx('forward_ref.npy'))
     expect(missing.status).toBe(2)
     expect(missing.stderr).toMatch(/nope\.npy: cannot read the file/)

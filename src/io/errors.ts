@@ -47,6 +47,16 @@ export class SafetensorsFormatError extends FileFormatError {
   override name = 'SafetensorsFormatError'
 }
 
+/**
+ * A checkpoint (torch `.pth`, Paddle `.pdparams`) whose container or tensors are refused: a
+ * damaged zip or legacy layout, a TorchScript archive, a storage record of the wrong size, a
+ * view outside its storage, Paddle's split arrays that do not rebuild. (Its pickle's own
+ * problems are {@link PickleFormatError}s.)
+ */
+export class CheckpointFormatError extends FileFormatError {
+  override name = 'CheckpointFormatError'
+}
+
 /** A bad pickle: truncated, an unknown opcode, or a global outside the allowed list. */
 export class PickleFormatError extends FileFormatError {
   override name = 'PickleFormatError'
@@ -59,8 +69,10 @@ export class ForbiddenGlobalError extends PickleFormatError {
     source: Source,
     /** `module.name` of the refused global. */
     readonly global: string,
+    /** Why, in the file kind's terms (what the file is, what to save instead). */
+    advice = 'only numpy array globals are allowed',
   ) {
-    super(source, undefined, `refused global '${global}': only numpy array globals are allowed`)
+    super(source, undefined, `refused global '${keyExcerpt(global)}': ${advice}`)
   }
 }
 

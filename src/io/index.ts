@@ -1,8 +1,16 @@
 /**
  * `vitest-align/files` (`vitest-align/npy`, its former name, still works): read and write
- * `.npy`, `.npz`, reprod_log records and `.safetensors`, safely; the reprod_log logger and its diff report.
+ * `.npy`, `.npz`, reprod_log records and `.safetensors`, and read torch `.pth` and Paddle `.pdparams`
+ * checkpoints, safely; the reprod_log logger and its diff report.
  */
 export {
+  type Checkpoint,
+  type CheckpointFormat,
+  type CheckpointOptions,
+  readCheckpoint,
+} from './checkpoint.js'
+export {
+  CheckpointFormatError,
   FileFormatError,
   ForbiddenGlobalError,
   NpyFormatError,
@@ -14,6 +22,7 @@ export {
 export { detectKind, type FileKind, type Loaded, load } from './load.js'
 export { decodeNpy, type EncodeNpyOptions, encodeNpy, readNpy, writeNpy } from './npy.js'
 export { type EncodeNpzOptions, encodeNpz, type NpzInput, readNpz, writeNpz } from './npz.js'
+export { type PaddleContents, readPdparams } from './paddle.js'
 export { pyFloatRepr } from './py-repr.js'
 export {
   diffReprodLogs,
@@ -29,4 +38,5 @@ export {
   readSafetensorsMetadata,
   writeSafetensors,
 } from './safetensors.js'
+export { readTorch, type TorchContents } from './torch.js'
 export { DEFAULT_LIMITS, type NdRecord, type ReadLimits, type ReadOptions } from './types.js'

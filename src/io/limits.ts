@@ -52,7 +52,7 @@ export const SAFETENSORS_MAX_HEADER = 100_000_000
 
 /** What a file may weigh, per kind, given the limits: nothing larger can be a valid one. */
 export function maxFileBytes(
-  kind: 'npy' | 'npz' | 'reprod_log' | 'safetensors' | 'any',
+  kind: 'npy' | 'npz' | 'reprod_log' | 'safetensors' | 'checkpoint' | 'any',
   limits: Required<ReadLimits>,
 ): number {
   const npy = 12 + limits.maxHeaderBytes + limits.maxArrayBytes
@@ -73,6 +73,10 @@ export function maxFileBytes(
       return pickle
     case 'safetensors':
       return safetensors
+    // torch's zip holds its storages as members (bounded like an .npz's); its legacy format and
+    // Paddle's pickles hold them inline (bounded like a record's pickle)
+    case 'checkpoint':
+      return Math.max(npz, pickle)
     case 'any':
       return Math.max(npy, npz, pickle, safetensors)
   }

@@ -37,6 +37,36 @@ export const ALLOWED_GLOBALS: readonly string[] = [
 
 export type Callable = (...args: unknown[]) => unknown
 
+/**
+ * What one kind of pickle may do: the globals it resolves (fresh for each parse), persistent
+ * ids (torch's storages) when it has a loader, and the BUILDs beyond numpy's dtypes and arrays.
+ * Everything else a dialect does not list is refused.
+ */
+export interface Dialect {
+  /** Names the files in messages (`numpy records`). */
+  readonly what: string
+  /** The globals by `module.name` (functions, or inert values such as torch dtypes) and the loader. */
+  readonly make: () => {
+    readonly globals: ReadonlyMap<string, unknown>
+    readonly persistentLoad?: (pid: unknown) => unknown
+  }
+  /** Why a global outside the list is refused, in this kind of file's terms. */
+  readonly refusal: (module: string, name: string) => string
+  /** A BUILD on a value that is not a numpy dtype or array: true if the dialect accepted it. */
+  readonly build: (obj: unknown, state: unknown) => boolean
+  /** What BUILD may build, for its refusal. */
+  readonly builds: string
+}
+
+/** numpy records (reprod_log, `np.save` of a dict): the globals above, no persistent ids. */
+export const NUMPY_DIALECT: Dialect = Object.freeze({
+  what: 'numpy records',
+  make: () => ({ globals: makeGlobals() }),
+  refusal: () => 'only numpy array globals are allowed',
+  build: () => false,
+  builds: 'only numpy dtypes and arrays are built',
+})
+
 /** The functions one parse may call, made fresh for it (so nothing it does outlives it). */
 export function makeGlobals(): Map<string, Callable> {
   const ndarray: Callable = () => {
@@ -120,11 +150,3 @@ export function makeGlobals(): Map<string, Callable> {
   for (const [, f] of table) Object.freeze(f)
   return new Map(table)
 }
-
-/** The (module, name) pairs allowed, exactly (no dotted-name tricks). */
-export function isAllowed(module: string, name: string): boolean {
-  const listed = (ALLOWED_GLOBALS as string[]).includes(`${module}.${name}`)
-  return listed && !name.includes('.') && ALLOWED_MODULES.has(module)
-}
-
-const ALLOWED_MODULES = new Set(ALLOWED_GLOBALS.map((g) => g.slice(0, g.lastIndexOf('.'))))

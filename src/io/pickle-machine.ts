@@ -12,7 +12,7 @@
  * unless overridden. What is left once the checks are done is a stack, a memo and about thirty
  * one-line operations: the machine below, with no second interpreter to keep in step.
  */
-import { type Callable, isAllowed, makeGlobals } from './pickle-globals.js'
+import { type Callable, type Dialect, NUMPY_DIALECT } from './pickle-globals.js'
 import { OP, OP_NAME, REFUSED } from './pickle-ops.js'
 import {
   bad,
@@ -44,14 +44,19 @@ export interface MachineResult {
 const tuple = (items: unknown[]): readonly unknown[] => Object.freeze(items)
 
 /**
- * Runs a whole pickle and returns its top value. `maxMarks` bounds MARK nesting. Throws a
- * {@link Refusal} (the caller adds the source).
+ * Runs a whole pickle and returns its top value. `maxMarks` bounds MARK nesting; `dialect`
+ * says which globals resolve, whether persistent ids are loaded and what BUILD may build
+ * (numpy records by default). Throws a {@link Refusal} (the caller adds the source).
  */
-export function runPickle(bytes: Uint8Array, maxMarks: number): MachineResult {
+export function runPickle(
+  bytes: Uint8Array,
+  maxMarks: number,
+  dialect: Dialect = NUMPY_DIALECT,
+): MachineResult {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const len = bytes.length
-  const globals = makeGlobals()
-  const callables = new Set<unknown>(globals.values())
+  const { globals, persistentLoad } = dialect.make()
+  const callables = new Set<unknown>([...globals.values()].filter((g) => typeof g === 'function'))
   const stack: unknown[] = []
   const marks: number[] = []
   const memo = new Map<number, unknown>()
@@ -153,12 +158,16 @@ export function runPickle(bytes: Uint8Array, maxMarks: number): MachineResult {
     }
     for (const item of items) list.push(item)
   }
-  const global = (module: unknown, name: unknown): Callable => {
+  const global = (module: unknown, name: unknown): unknown => {
     if (typeof module !== 'string' || typeof name !== 'string') {
       throw bad(`${what} of ${describe(module)} and ${describe(name)}, not two str`)
     }
-    if (!isAllowed(module, name)) throw new Refusal('forbidden', `${module}.${name}`)
-    return globals.get(`${module}.${name}`) as Callable
+    // Exactly `module.name` as listed: a dotted name cannot reach into a listed module.
+    const full = `${module}.${name}`
+    if (name.includes('.') || !globals.has(full)) {
+      throw new Refusal('forbidden', full, dialect.refusal(module, name))
+    }
+    return globals.get(full)
   }
 
   for (;;) {
@@ -169,13 +178,14 @@ export function runPickle(bytes: Uint8Array, maxMarks: number): MachineResult {
     if (at === 0 && op !== OP.PROTO) {
       throw bad('no PROTO opcode: protocol 0/1 pickles are not supported (numpy writes 2 to 5)')
     }
-    const refused = REFUSED.get(op)
+    const refused =
+      op === OP.BINPERSID && persistentLoad !== undefined ? undefined : REFUSED.get(op)
     if (refused !== undefined) throw bad(`${what}: ${refused}`)
     switch (op) {
       case OP.PROTO: {
         const v = u8()
         if (at !== 0) throw bad(`${what}: PROTO after the start`)
-        if (v < 2 || v > 5) throw bad(`pickle protocol ${v} (numpy records use 2 to 5)`)
+        if (v < 2 || v > 5) throw bad(`pickle protocol ${v} (${dialect.what} use 2 to 5)`)
         break
       }
       case OP.FRAME: {
@@ -317,13 +327,20 @@ export function runPickle(bytes: Uint8Array, maxMarks: number): MachineResult {
         stack.push((f as Callable)(...args))
         break
       }
+      case OP.BINPERSID: {
+        // reached only with a persistentLoad (REFUSED holds it otherwise)
+        need2(1)
+        stack.push((persistentLoad as (pid: unknown) => unknown)(stack.pop()))
+        break
+      }
       case OP.BUILD: {
         need2(2)
         const state = stack.pop()
         const obj = stack[stack.length - 1]
         if (PickledDtype.is(obj) || PickledArray.is(obj)) obj.build(state)
-        else
-          throw bad(`${what}: BUILD on ${describe(obj)} (only numpy dtypes and arrays are built)`)
+        else if (!dialect.build(obj, state)) {
+          throw bad(`${what}: BUILD on ${describe(obj)} (${dialect.builds})`)
+        }
         break
       }
       case OP.BINPUT:

@@ -33,6 +33,30 @@ export interface Conversion {
   readonly done: Map<object, NdArray | NdRecord>
   /** Dicts being converted (a dict inside itself is refused). */
   readonly open: Set<object>
+  /** A reader's own values (torch tensors, Paddle's tensor tuples): their array, else `undefined`. */
+  readonly leaf?: (v: unknown, key: string) => NdArray | undefined
+  /**
+   * Set for checkpoints: values that hold no number (None, str, bytes, such as an optimizer's
+   * `foreach: None`) are listed here by key and left out instead of refused, and lists and
+   * tuples become records keyed by index (`param_groups.0.lr`).
+   */
+  readonly skipped?: string[]
+}
+
+/** A fresh conversion of one file under `limits`, with a reader's own leaves and skip list. */
+export function conversionOf(
+  source: string,
+  limits: { readonly maxArrayBytes: number; readonly maxDepth: number },
+  extra: Pick<Conversion, 'leaf' | 'skipped'> = {},
+): Conversion {
+  return {
+    source,
+    maxArrayBytes: limits.maxArrayBytes,
+    maxDepth: limits.maxDepth,
+    done: new Map(),
+    open: new Set(),
+    ...extra,
+  }
 }
 
 /** numpy's dtype kinds this reader refuses, named for the message (a Map: codes are file content). */
@@ -102,13 +126,16 @@ function arrayOf(
 
 const join = (key: string, child: string): string => (key === '' ? child : `${key}.${child}`)
 
-/** One value of a record: an array, a number, or a nested dict. */
+/**
+ * One value of a record: an array, a number, or a nested dict (or, in a checkpoint, a list);
+ * `undefined` for a value a checkpoint leaves out (listed in `ctx.skipped`).
+ */
 export function convertValue(
   v: unknown,
   ctx: Conversion,
   key: string,
   depth: number,
-): NdArray | NdRecord {
+): NdArray | NdRecord | undefined {
   const fail = (reason: string): never => {
     throw new PickleFormatError(ctx.source, key, reason)
   }
@@ -116,8 +143,21 @@ export function convertValue(
     const seen = ctx.done.get(v)
     if (seen !== undefined) return seen
   }
-  let out: NdArray | NdRecord
-  if (PickledArray.is(v)) {
+  let out: NdArray | NdRecord | undefined = ctx.leaf?.(v, key)
+  if (out !== undefined) {
+    // a reader's own value
+  } else if (ctx.skipped !== undefined && (v === null || typeof v === 'string' || PyBytes.is(v))) {
+    ctx.skipped.push(key)
+    return undefined
+  } else if (ctx.skipped !== undefined && Array.isArray(v)) {
+    out = convertEntries(
+      v.map((item, i) => [String(i), item]),
+      v,
+      ctx,
+      key,
+      depth + 1,
+    )
+  } else if (PickledArray.is(v)) {
     const state = PickledArray.state(v) ?? fail('an ndarray without its state (no BUILD)')
     const descr = descrOfPickled(state.dtype, ctx, key)
     if (!PyBytes.is(state.data)) return fail('an ndarray whose data is a list (an object array)')
@@ -149,7 +189,7 @@ export function convertValue(
  * renderers' job), an int as its decimal text (reprod_log reads `{0: arr}`; the int must fit
  * in int64, so the text stays short). Anything else is refused.
  */
-function recordKey(k: unknown, ctx: Conversion, key: string): string {
+export function recordKey(k: unknown, ctx: Conversion, key: string): string {
   if (typeof k === 'string') return k
   if (PyInt.is(k)) {
     const n = PyInt.value(k)
@@ -169,6 +209,23 @@ export function convertDict(
   key: string,
   depth: number,
 ): NdRecord {
+  return convertEntries(
+    mapEntries(m).map(([k, v]) => [recordKey(k, ctx, key), v]),
+    m,
+    ctx,
+    key,
+    depth,
+  )
+}
+
+/** Named values as a record, in their order; `container` is what held them (for cycles). */
+function convertEntries(
+  entries: [string, unknown][],
+  container: object,
+  ctx: Conversion,
+  key: string,
+  depth: number,
+): NdRecord {
   if (depth > ctx.maxDepth) {
     throw new PickleFormatError(
       ctx.source,
@@ -176,12 +233,14 @@ export function convertDict(
       `dicts nested deeper than maxDepth ${ctx.maxDepth}`,
     )
   }
-  if (ctx.open.has(m)) throw new PickleFormatError(ctx.source, key, 'a dict that contains itself')
-  ctx.open.add(m)
+  if (ctx.open.has(container)) {
+    const what = isMap(container) ? 'dict' : 'list'
+    throw new PickleFormatError(ctx.source, key, `a ${what} that contains itself`)
+  }
+  ctx.open.add(container)
   const out: NdRecord = {}
   const keys: string[] = []
-  for (const [k, v] of mapEntries(m)) {
-    const name = recordKey(k, ctx, key)
+  for (const [name, v] of entries) {
     if (Object.hasOwn(out, name)) {
       throw new PickleFormatError(
         ctx.source,
@@ -189,15 +248,17 @@ export function convertDict(
         `two dict keys read as '${clip(name)}' (an int and a str)`,
       )
     }
+    const value = convertValue(v, ctx, join(key, name), depth)
+    if (value === undefined) continue
     // defineProperty, so that a key such as '__proto__' is a key like any other
     Object.defineProperty(out, name, {
-      value: convertValue(v, ctx, join(key, name), depth),
+      value,
       enumerable: true,
       writable: true,
       configurable: true,
     })
     keys.push(name)
   }
-  ctx.open.delete(m)
+  ctx.open.delete(container)
   return withKeyOrder(out, keys)
 }

@@ -159,7 +159,10 @@ for (const c of [PickledDtype, PickledArray, PickledScalar]) Object.freeze(c.pro
 export class Refusal extends Error {
   constructor(
     readonly reason: string,
+    /** `module.name` of a refused global. */
     readonly forbidden?: string,
+    /** Why it is refused, in the file kind's terms (a global's refusal only). */
+    readonly advice?: string,
   ) {
     super(reason)
   }

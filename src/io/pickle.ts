@@ -15,8 +15,9 @@
 import { FileFormatError, ForbiddenGlobalError, PickleFormatError } from './errors.js'
 import { clip } from './excerpt.js'
 import { resolveLimits, sourceOf } from './limits.js'
-import { runPickle } from './pickle-machine.js'
-import { type Conversion, convertDict } from './pickle-record.js'
+import { type Dialect, NUMPY_DIALECT } from './pickle-globals.js'
+import { type MachineResult, runPickle } from './pickle-machine.js'
+import { conversionOf, convertDict } from './pickle-record.js'
 import { describe, isMap, PickledArray, PickledDtype, Refusal } from './pickle-values.js'
 import { pyShape } from './raw-array.js'
 import type { NdRecord, ReadOptions } from './types.js'
@@ -24,17 +25,32 @@ import type { NdRecord, ReadOptions } from './types.js'
 export { ALLOWED_GLOBALS } from './pickle-globals.js'
 
 /**
- * Runs the machine over a whole pickle and returns its top value, as built (boxes, not yet a
- * record). Throws {@link PickleFormatError} or {@link ForbiddenGlobalError}.
+ * Runs the machine over one pickle at the start of `bytes` and returns its top value, as built
+ * (boxes, not yet a record), and where its STOP ended (torch's legacy files hold several
+ * pickles back to back). Throws {@link PickleFormatError} or {@link ForbiddenGlobalError}.
  */
-function parse(bytes: Uint8Array, source: string, maxDepth: number): unknown {
-  // A record nested maxDepth deep needs about two MARKs per level.
-  let result: ReturnType<typeof runPickle>
+export function parsePickle(
+  bytes: Uint8Array,
+  source: string,
+  maxDepth: number,
+  dialect: Dialect = NUMPY_DIALECT,
+): MachineResult {
   try {
-    result = runPickle(bytes, 2 * maxDepth + 16)
+    // A record nested maxDepth deep needs about two MARKs per level.
+    return runPickle(bytes, 2 * maxDepth + 16, dialect)
   } catch (e) {
     throw asFileError(e, source)
   }
+}
+
+/** {@link parsePickle} of a whole file: nothing may follow the STOP. */
+export function parseWholePickle(
+  bytes: Uint8Array,
+  source: string,
+  maxDepth: number,
+  dialect: Dialect = NUMPY_DIALECT,
+): unknown {
+  const result = parsePickle(bytes, source, maxDepth, dialect)
   if (result.end !== bytes.length) {
     throw new PickleFormatError(
       source,
@@ -45,11 +61,12 @@ function parse(bytes: Uint8Array, source: string, maxDepth: number): unknown {
   return result.value
 }
 
-function asFileError(e: unknown, source: string): FileFormatError {
+/** A refusal found during a parse or a conversion as the file error naming `source`. */
+export function asFileError(e: unknown, source: string): FileFormatError {
   if (e instanceof FileFormatError) return e
   if (e instanceof Refusal) {
     return e.forbidden !== undefined
-      ? new ForbiddenGlobalError(source, e.forbidden)
+      ? new ForbiddenGlobalError(source, e.forbidden, e.advice)
       : new PickleFormatError(source, undefined, e.reason)
   }
   throw e
@@ -72,14 +89,8 @@ export type UnpickleOptions = ReadOptions
 export function unpickleRecord(bytes: Uint8Array, options: UnpickleOptions = {}): NdRecord {
   const source = sourceOf(bytes, options)
   const limits = resolveLimits(options)
-  const ctx: Conversion = {
-    source,
-    maxArrayBytes: limits.maxArrayBytes,
-    maxDepth: limits.maxDepth,
-    done: new Map(),
-    open: new Set(),
-  }
-  const top = parse(bytes, source, ctx.maxDepth)
+  const ctx = conversionOf(source, limits)
+  const top = parseWholePickle(bytes, source, ctx.maxDepth)
   try {
     let dict: unknown = top
     if (PickledArray.is(top)) {

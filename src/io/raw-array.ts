@@ -50,11 +50,11 @@ export function byteswap(src: Uint8Array, itemsize: number): Uint8Array {
   return out
 }
 
-/** Lanes of one element: 8-byte elements move as two Uint32 lanes (no BigInt per element). */
-function lanesOf(buffer: ArrayBufferLike, offset: number, count: number, itemsize: number) {
-  if (itemsize === 1) return new Uint8Array(buffer, offset, count)
-  if (itemsize === 2) return new Uint16Array(buffer, offset, count)
-  return new Uint32Array(buffer, offset, count * (itemsize / 4))
+/** `count` lanes of `size` bytes (1, 2 or 4) over a buffer. */
+function lanesOf(buffer: ArrayBufferLike, offset: number, count: number, size: number) {
+  if (size === 1) return new Uint8Array(buffer, offset, count)
+  if (size === 2) return new Uint16Array(buffer, offset, count)
+  return new Uint32Array(buffer, offset, count)
 }
 
 /** Column-major data of `shape` copied into row-major order (a new buffer). */
@@ -64,36 +64,15 @@ function fortranToC(
   count: number,
   itemsize: number,
   shape: readonly number[],
-): ArrayBuffer {
-  const src = lanesOf(buffer, offset, count, itemsize)
-  const out = new ArrayBuffer(count * itemsize)
-  const dst = lanesOf(out, 0, count, itemsize)
-  const nd = shape.length
-  const dims = Float64Array.from(shape)
+): ArrayBufferLike {
   // Fortran strides in elements: the first axis varies fastest.
-  const stride = new Float64Array(nd)
-  for (let k = 0, s = 1; k < nd; k++) {
-    stride[k] = s
-    s *= dims[k] as number
+  const stride: number[] = []
+  for (let k = 0, s = 1; k < shape.length; k++) {
+    stride.push(s)
+    s *= shape[k] as number
   }
-  const idx = new Float64Array(nd)
-  let s = 0
-  const wide = itemsize === 8
-  for (let i = 0; i < count; i++) {
-    if (wide) {
-      dst[2 * i] = src[2 * s] as number
-      dst[2 * i + 1] = src[2 * s + 1] as number
-    } else dst[i] = src[s] as number
-    // Next C-order index: the last axis varies fastest.
-    for (let k = nd - 1; k >= 0; k--) {
-      s += stride[k] as number
-      idx[k] = (idx[k] as number) + 1
-      if ((idx[k] as number) < (dims[k] as number)) break
-      s -= (stride[k] as number) * (dims[k] as number)
-      idx[k] = 0
-    }
-  }
-  return out
+  return gatherStrided(new Uint8Array(buffer, offset, count * itemsize), 0, shape, stride, itemsize)
+    .buffer
 }
 
 type ViewCtor<D extends DType> = new (
@@ -160,4 +139,66 @@ export function littleEndianBytes(nd: NdArray): Uint8Array {
   if (nd.dtype === 'bool' && bytes.some((b) => b > 1)) bytes = bytes.map((b) => (b ? 1 : 0))
   const itemsize = itemsizeOf(nd.dtype)
   return itemsize > 1 && !nativeLittleEndian ? byteswap(bytes, itemsize) : bytes
+}
+
+/**
+ * The elements of a strided view (`offset` and `stride` in elements, as torch pickles them;
+ * Fortran order is one such view) copied into a new row-major buffer, element by element as
+ * whole lanes where `src` is aligned. The caller checked that every element lies in `src`.
+ */
+export function gatherStrided(
+  src: Uint8Array,
+  offset: number,
+  shape: readonly number[],
+  stride: readonly number[],
+  itemsize: number,
+): Uint8Array {
+  const count = shape.reduce((a, b) => a * b, 1)
+  const out = new Uint8Array(count * itemsize)
+  if (count === 0) return out
+  // 8-byte elements move as two Uint32 lanes (no BigInt per element); misaligned ones as bytes
+  const aligned = src.byteOffset % Math.min(itemsize, 4) === 0
+  const lanes = aligned ? (itemsize === 8 ? 2 : 1) : itemsize
+  const unit = itemsize / lanes
+  const from = aligned
+    ? lanesOf(src.buffer, src.byteOffset, Math.floor(src.length / unit), unit)
+    : src
+  const to = aligned ? lanesOf(out.buffer, 0, count * lanes, unit) : out
+  const nd = shape.length
+  const idx = new Float64Array(nd)
+  let s = offset
+  for (let i = 0; i < count; i++) {
+    for (let b = 0; b < lanes; b++) to[i * lanes + b] = from[s * lanes + b] as number
+    // Next row-major index: the last axis varies fastest.
+    for (let k = nd - 1; k >= 0; k--) {
+      s += stride[k] as number
+      idx[k] = (idx[k] as number) + 1
+      if ((idx[k] as number) < (shape[k] as number)) break
+      s -= (stride[k] as number) * (shape[k] as number)
+      idx[k] = 0
+    }
+  }
+  return out
+}
+
+/**
+ * bfloat16 bits as float32 values: each is the top 16 bits of the float32, so exact. The value
+ * is composed from the bytes in the stated order, so any host's byte order gives the same numbers.
+ */
+export function widenBf16(
+  bytes: Uint8Array,
+  offset: number,
+  count: number,
+  shape: readonly number[],
+  littleEndian = true,
+): NdArray {
+  const out = new Float32Array(count)
+  const bits = new Uint32Array(out.buffer)
+  const [lo, hi] = littleEndian ? [0, 1] : [1, 0]
+  for (let i = 0; i < count; i++) {
+    const a = bytes[offset + 2 * i + lo] as number
+    const b = bytes[offset + 2 * i + hi] as number
+    bits[i] = ((b << 24) | (a << 16)) >>> 0
+  }
+  return { data: out, shape: [...shape], dtype: 'float32' }
 }

@@ -10,7 +10,7 @@
  * Why our own code: the npm package `safetensors` (0.0.1) validates nothing and throws on any
  * `__metadata__`; the format is a JSON header and raw arrays, which the raw-array codec reads.
  */
-import type { DType, NdArray } from '../compare/dtype.js'
+import type { DType } from '../compare/dtype.js'
 import { withKeyOrder } from '../compare/key-order.js'
 import { SafetensorsFormatError, WriteError } from './errors.js'
 import { clip, quote } from './excerpt.js'
@@ -18,7 +18,7 @@ import { writeFileGated } from './file-gate.js'
 import { maxFileBytes, resolveLimits, SAFETENSORS_MAX_HEADER, sourceOf } from './limits.js'
 import { arrayToWrite, inputBytes, type RecordInput, recordEntries } from './npy.js'
 import { itemsizeOf } from './numpy-dtype.js'
-import { boundedCount, decodeRawArray, littleEndianBytes } from './raw-array.js'
+import { boundedCount, decodeRawArray, littleEndianBytes, widenBf16 } from './raw-array.js'
 import type { NdRecord, ReadOptions } from './types.js'
 
 /** Dtypes of the format that have no array type here: refused by name. */
@@ -197,7 +197,8 @@ export function readSafetensorsMetadata(
   return parseSafetensors(input, options).metadata ?? Object.create(null)
 }
 
-function parseSafetensors(
+/** The record and the `__metadata__` (when the header has one), in one parse. */
+export function parseSafetensors(
   input: string | Uint8Array | ArrayBuffer,
   options: ReadOptions,
 ): { record: NdRecord; metadata?: Record<string, string> } {
@@ -269,21 +270,6 @@ function parseSafetensors(
   }
   const ordered = withKeyOrder(record, keys)
   return metadata === undefined ? { record: ordered } : { record: ordered, metadata }
-}
-
-/**
- * bfloat16 bits as float32 values: each is the top 16 bits of the float32, so exact. The value
- * is composed from the little-endian bytes, so any host's byte order gives the same numbers.
- */
-function widenBf16(bytes: Uint8Array, offset: number, count: number, shape: number[]): NdArray {
-  const out = new Float32Array(count)
-  const bits = new Uint32Array(out.buffer)
-  for (let i = 0; i < count; i++) {
-    const lo = bytes[offset + 2 * i] as number
-    const hi = bytes[offset + 2 * i + 1] as number
-    bits[i] = ((hi << 24) | (lo << 16)) >>> 0
-  }
-  return { data: out, shape: [...shape], dtype: 'float32' }
 }
 
 /** Options of {@link encodeSafetensors}. */

@@ -17,6 +17,7 @@
 import { Inflate } from 'fflate'
 import { NpzFormatError } from './errors.js'
 import { clip } from './excerpt.js'
+import type { FileErrorClass } from './file-gate.js'
 import { crc32 } from './zip-crc.js'
 
 const SIG_LOCAL = 0x04034b50
@@ -60,19 +61,45 @@ function decodeName(raw: Uint8Array, utf8: boolean): string | undefined {
 /** A member's key: its name without `.npy`, else the name (in errors). */
 export const npzKeyOf = (name: string): string => (name.endsWith('.npy') ? name.slice(0, -4) : name)
 
+/** What one kind of archive (`.npz`, torch's `.pth`) asks of the shared zip checks. */
+export interface ZipProfile {
+  /** The error every refusal throws. */
+  readonly Err: FileErrorClass
+  /** The key an error names for a member. */
+  readonly keyOf: (name: string) => string
+  /** Why a member of this name does not belong in the archive, or `undefined`. */
+  readonly refuseName: (name: string) => string | undefined
+  /**
+   * Whether a CRC-32 of 0 in the directory means "not computed": torch's
+   * `set_crc32_options(False)` writes 0 and torch loads such files, so its reader must too.
+   */
+  readonly zeroCrcUnchecked: boolean
+}
+
+/** `.npz`: only `.npy` members, every CRC checked (as Python's zipfile, which np.load uses). */
+export const NPZ_PROFILE: ZipProfile = {
+  Err: NpzFormatError,
+  keyOf: npzKeyOf,
+  refuseName: (name) =>
+    name.endsWith('.npy') ? undefined : `member '${clip(name)}' is not a .npy file`,
+  zeroCrcUnchecked: false,
+}
+
 /**
  * Reads and checks a zip's central directory and every local header: bounded by `limits`
  * (count, declared sizes), strict about structure (one disk, no encryption, stored or deflate,
  * no duplicate or overlapping members, the local name equal to the central one). Nothing is
- * inflated. Errors are NpzFormatErrors naming `source` and the member.
+ * inflated. Errors are the profile's (NpzFormatErrors by default) naming `source` and the member.
  */
 export function readZipDirectory(
   bytes: Uint8Array,
   source: string,
   limits: { maxMembers: number; maxInflatedBytes: number },
+  profile: ZipProfile = NPZ_PROFILE,
 ): ZipMember[] {
+  const keyOf = profile.keyOf
   const fail = (reason: string, key?: string): never => {
-    throw new NpzFormatError(source, key, reason)
+    throw new profile.Err(source, key, reason)
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const len = bytes.length
@@ -156,7 +183,7 @@ export function readZipDirectory(
     const nameBytes = bytes.subarray(p + 46, p + 46 + nameLen)
     const name = decodeName(nameBytes, (flags & 0x800) !== 0)
     if (name === undefined) return fail(`the name of member ${i} is not valid utf-8`)
-    const key = npzKeyOf(name)
+    const key = keyOf(name)
     // zip64 extra (id 1): the 64-bit values of the fields marked 0xffffffff, in this order.
     if (size === 0xffffffff || compressedSize === 0xffffffff || localOffset === 0xffffffff) {
       let e = p + 46 + nameLen
@@ -192,7 +219,8 @@ export function readZipDirectory(
     p = next
     // Directory entries (`dir/`) hold nothing; tools such as `zip -r` add them.
     if (name.endsWith('/') && size === 0) continue
-    if (!name.endsWith('.npy')) fail(`member '${clip(name)}' is not a .npy file`, key)
+    const refused = profile.refuseName(name)
+    if (refused !== undefined) fail(refused, key)
     if (names.has(name)) fail(`duplicate member '${clip(name)}'`, key)
     names.add(name)
     if (size > limits.maxInflatedBytes) {
@@ -227,7 +255,7 @@ export function readZipDirectory(
   // Local headers: each one where the directory says, with the same name, its data before the
   // next member's header and before the directory (overlapping members are a zip-bomb trick).
   const out = members.map((m) => {
-    const key = npzKeyOf(m.name)
+    const key = keyOf(m.name)
     const o = m.localOffset
     if (o + 30 > cdOffset || u32(o) !== SIG_LOCAL)
       fail('no local header where the directory points', key)
@@ -250,7 +278,7 @@ export function readZipDirectory(
     const a = byOffset[i - 1] as ZipMember
     const b = byOffset[i] as ZipMember
     if (a.dataOffset + a.compressedSize > b.localOffset) {
-      fail(`members '${clip(a.name)}' and '${clip(b.name)}' overlap`, npzKeyOf(b.name))
+      fail(`members '${clip(a.name)}' and '${clip(b.name)}' overlap`, keyOf(b.name))
     }
   }
   return out
@@ -305,15 +333,21 @@ function boundedInflate(
 }
 
 /** A member's uncompressed bytes: a view for stored members, else a bounded inflate; CRC checked. */
-export function zipMemberBytes(bytes: Uint8Array, m: ZipMember, source: string): Uint8Array {
-  const key = npzKeyOf(m.name)
+export function zipMemberBytes(
+  bytes: Uint8Array,
+  m: ZipMember,
+  source: string,
+  profile: ZipProfile = NPZ_PROFILE,
+): Uint8Array {
+  const key = profile.keyOf(m.name)
   const fail = (reason: string): never => {
-    throw new NpzFormatError(source, key, reason)
+    throw new profile.Err(source, key, reason)
   }
   const packed = bytes.subarray(m.dataOffset, m.dataOffset + m.compressedSize)
   // A valid deflate stream is never empty (an empty member deflates to 2 bytes).
   if (m.method !== 0 && packed.length === 0) fail('empty deflate stream')
   const data = m.method === 0 ? packed : boundedInflate(packed, m.size, fail)
+  if (m.crc === 0 && profile.zeroCrcUnchecked) return data
   const crc = crc32(data)
   if (crc !== m.crc) {
     fail(`CRC-32 mismatch: the data gives ${hex8(crc)}, the directory says ${hex8(m.crc)}`)

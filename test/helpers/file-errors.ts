@@ -7,7 +7,7 @@ import type { FileFormatError } from '../../src/io/errors.js'
  * every fragment. Returns the error.
  */
 export function expectFileError<E extends FileFormatError>(
-  Class: new (source: string, key: string | undefined, reason: string) => E,
+  Class: new (...args: never[]) => E,
   fn: () => unknown,
   source: string,
   key: string | undefined,

@@ -35,3 +35,22 @@ export function runPython(script: string, cwd?: string): string {
     maxBuffer: 64 * 2 ** 20,
   })
 }
+
+function probeTorch(): string | undefined {
+  const r = spawnSync(PYTHON, ['-c', 'import torch, torchvision; print(torch.__version__)'], {
+    encoding: 'utf8',
+  })
+  return r.status === 0 ? r.stdout.trim() : undefined
+}
+
+/** torch's version (Debian's python3-torch, with torchvision), or undefined when absent. */
+export const torchVersion = probeTorch()
+
+/** Whether the torch interop tests run here; in CI they always do (and fail without torch). */
+export const hasTorch = torchVersion !== undefined || process.env.CI === 'true'
+
+if (!hasTorch) {
+  console.warn(
+    `torch interop tests skipped: ${PYTHON} cannot import torch and torchvision (apt-get install python3-torch python3-torchvision)`,
+  )
+}

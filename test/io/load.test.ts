@@ -41,7 +41,7 @@ describe('detectKind', () => {
       undefined,
     )
     expect(e.reason).toBe(
-      'not an .npy, .npz, reprod_log or .safetensors file (no npy or zip magic and no safetensors header at the start)',
+      'not an .npy, .npz, reprod_log, .safetensors, torch or Paddle file (no npy, zip or pickle magic and no safetensors header at the start)',
     )
     expectFileError(FileFormatError, () => detectKind(new Uint8Array(0)), '<bytes>', undefined)
     // the first three bytes of the npy magic are not the magic
