@@ -196,6 +196,28 @@ describe('vitest-align diff', () => {
     ])
   })
 
+  test('inspect and diff read checkpoints: a torch .pth in either format, against a .safetensors', () => {
+    const ckpt = (name: string) =>
+      fileURLToPath(new URL(`./fixtures/checkpoints/${name}`, import.meta.url))
+    const r = run('inspect', ckpt('small.pt'))
+    expect(r.status).toBe(0)
+    expect(r.stdout).toContain('bn.num_batches_tracked  int64    ()             1      8')
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('4 arrays, 15 elements, 60 bytes')
+    expect(run('diff', ckpt('small.pt'), ckpt('small_legacy.pt')).status).toBe(0)
+    const d = mkdtempSync(join(tmpdir(), 'va-cli-ckpt-'))
+    const changed = join(d, 'changed.safetensors')
+    writeSafetensors(changed, {
+      'fc.weight': { data: Float32Array.of(0, 0.25, 0.5, 0.75, 1, 1.5), shape: [2, 3] },
+      'fc.weight_t': { data: Float32Array.of(0, 0.75, 0.25, 1, 0.5, 1.25), shape: [3, 2] },
+      'bn.num_batches_tracked': { data: BigInt64Array.of(7n), shape: [] },
+      half: { data: Uint16Array.of(0x3c00, 0xc100), shape: [2], dtype: 'float16' },
+    })
+    const bad = run('diff', ckpt('small.pt'), changed)
+    expect(bad.status).toBe(1)
+    expect(bad.stdout).toContain('1 of 4 keys not aligned: fc.weight: mean')
+    expect(bad.stdout).toMatch(/fc\.weight +\(2, 3\).*\[1, 2\] 1.5 vs 1.25 +FAIL/)
+  })
+
   test.each([
     [['inspect'], 'inspect takes one file: FILE'],
     [['inspect', 'a', 'b'], 'inspect takes one file: FILE'],
