@@ -6,12 +6,19 @@
  * line is run or is an npm script that exists; every other block is a `text` block of output.
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, test } from 'vitest'
-import { ReprodLogger, writeNpy, writeNpz } from '../src/io/index.js'
+import {
+  load,
+  type NdRecord,
+  ReprodLogger,
+  writeNpy,
+  writeNpz,
+  writeSafetensors,
+} from '../src/io/index.js'
 import { IN, OUT, weights } from './fixtures/projects/readme/stages/port.js'
 import { codeBlocks, layoutFree } from './helpers/markdown.js'
 import { runVitestCli } from './helpers/run-vitest.js'
@@ -45,6 +52,11 @@ function writeProjectData(): void {
   loss.add('loss', Float32Array.of(2.3))
   loss.save(join(data, 'loss_ref.npy'))
   writeNpy(join(data, 'forward_logits.npy'), { data: logits, shape: [OUT], dtype: 'float32' })
+  // a state_dict torch 1.13 wrote (test/fixtures/checkpoints/generate.py)
+  copyFileSync(
+    fileURLToPath(new URL('./fixtures/checkpoints/small.pt', import.meta.url)),
+    join(data, 'model.pth'),
+  )
 }
 
 describe('README.md', () => {
@@ -70,7 +82,7 @@ describe('README.md', () => {
     test('type-checks (with the repository) and its tests pass under Vitest', () => {
       const run = runVitestCli(project)
       expect(run.status, run.output).toBe(0)
-      expect(run.output).toMatch(/Tests {2}7 passed \(7\)/)
+      expect(run.output).toMatch(/Tests {2}8 passed \(8\)/)
       expect(run.stdout).toMatch(/^forward +1 key aligned.*\(1 negative control\)$/m)
       expect(existsSync(join(project, 'align-out', 'forward_candidate.npy'))).toBe(true)
     }, 120_000)
@@ -114,6 +126,10 @@ describe('README.md', () => {
         })
         writeNpz(join(dir, 'ref.npz'), { w: ref })
         writeNpz(join(dir, 'port.npz'), { w: ref.map((v) => v * (1 + 1e-5)) })
+        // a torch checkpoint and its port's weights, the same values as .safetensors
+        const pth = fileURLToPath(new URL('./fixtures/checkpoints/small.pt', import.meta.url))
+        copyFileSync(pth, join(dir, 'model.pth'))
+        writeSafetensors(join(dir, 'port.safetensors'), load(pth) as NdRecord)
         for (const { l } of lines) {
           const [command, comment] = l.split('#') as [string, string | undefined]
           const args = command.trim().split(/\s+/).slice(2)

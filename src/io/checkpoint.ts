@@ -34,8 +34,8 @@ export interface CheckpointOptions extends ReadOptions {
 export interface Checkpoint {
   /** The format the bytes were read as. */
   readonly format: CheckpointFormat
-  /** The arrays, keyed by state_dict name in the file's order (a tensor saved alone: its array). */
-  readonly value: Loaded
+  /** The arrays, keyed by state_dict name in the file's order (nested for a training checkpoint). */
+  readonly record: NdRecord
   /** Keys of values that hold no number (an optimizer's `foreach: None`), left out of `value`. */
   readonly skipped: readonly string[]
   /** Paddle's `StructuredToParameterName@@` (structured name to parameter name), when present. */
@@ -50,7 +50,8 @@ export interface Checkpoint {
  * allocated; see the README's "Checkpoints" section for the rules).
  *
  * @throws {CheckpointFormatError} for a file that is none of these, a damaged container, a
- *   TorchScript archive, a storage or view that does not fit, naming the key.
+ *   TorchScript archive, a storage or view that does not fit, naming the key, and for a tensor
+ *   saved alone (no state_dict: `load` reads it as an array).
  * @throws {PickleFormatError} for a malformed pickle; {@link ForbiddenGlobalError} for a global
  *   outside the allow-list (`os.system`; a whole-module save names its class).
  * @throws {SafetensorsFormatError} for a `.safetensors` the reference reader refuses.
@@ -71,7 +72,7 @@ export function readCheckpoint(
   const bytes = inputBytes(input, source, CheckpointFormatError, maxFileBytes('any', limits))
   const opts = { ...options, source }
   const kind = detectKind(bytes, opts)
-  let out: Checkpoint
+  let out: Omit<Checkpoint, 'record'> & { value: Loaded }
   switch (kind) {
     case 'torch':
       out = { format: kind, ...decodeTorchZip(bytes, source, opts) }
@@ -95,13 +96,23 @@ export function readCheckpoint(
         `a ${kind} file, not a checkpoint (torch .pth, Paddle .pdparams or .safetensors): read it with load()`,
       )
   }
-  return float16 === 'float32' ? { ...out, value: widened(out.value) } : out
+  const { value, ...rest } = out
+  if (isArray(value)) {
+    throw new CheckpointFormatError(
+      source,
+      undefined,
+      'the file holds one tensor saved alone, not a state_dict: read it with load()',
+    )
+  }
+  return { ...rest, record: float16 === 'float32' ? (widened(value) as NdRecord) : value }
 }
+
+const isArray = (v: Loaded): v is NdArray => 'dtype' in v && ArrayBuffer.isView(v.data)
 
 /** The value with every float16 array widened to float32 (exact). */
 function widened(v: Loaded): Loaded {
-  if ('dtype' in v && ArrayBuffer.isView(v.data)) {
-    const a = v as NdArray
+  if (isArray(v)) {
+    const a = v
     if (a.dtype !== 'float16') return a
     return { data: decodeFloat16(a.data as Uint16Array), shape: a.shape, dtype: 'float32' }
   }

@@ -66,7 +66,7 @@ describe.skipIf(!hasTorch)('checkpoints written by torch 1.13 and numpy pickle',
       const expected = readNpz(at('sd_expected.npz'))
       const c = readCheckpoint(at(name))
       expect(c.format).toBe(name === 'sd_legacy.pt' ? 'torch-legacy' : 'torch')
-      const got = flat(c.value as NdRecord)
+      const got = flat(c.record)
       expect(Object.keys(got)).toEqual(orderedKeys(expected))
       expect(differing(got, expected)).toEqual([])
       expect(got.bf16?.dtype).toBe('float32') // widened exactly
@@ -92,7 +92,7 @@ describe.skipIf(!hasTorch)('checkpoints written by torch 1.13 and numpy pickle',
 
   test("float16: 'float32' widens exactly", () => {
     const bits = (load(at('sd.pt')) as Record<string, NdArray>).f16 as NdArray
-    const wide = (readCheckpoint(at('sd.pt'), { float16: 'float32' }).value as NdRecord)
+    const wide = (readCheckpoint(at('sd.pt'), { float16: 'float32' }).record as NdRecord)
       .f16 as NdArray
     expect(wide.dtype).toBe('float32')
     expect(Array.from(wide.data as Float32Array)).toEqual(
@@ -105,7 +105,7 @@ describe.skipIf(!hasTorch)('checkpoints written by torch 1.13 and numpy pickle',
     '%s: a training checkpoint {epoch, model, optimizer}',
     (name) => {
       const c = readCheckpoint(at(name))
-      const got = flat(c.value as NdRecord)
+      const got = flat(c.record)
       expect(differing(got, readNpz(at('ckpt_expected.npz')))).toEqual([])
       expect(((got.epoch as NdArray).data as BigInt64Array)[0]).toBe(3n)
       expect(got['optimizer.param_groups.0.lr']?.dtype).toBe('float64')
@@ -120,7 +120,7 @@ describe.skipIf(!hasTorch)('checkpoints written by torch 1.13 and numpy pickle',
 
   test("torchvision's mobilenet_v3_small state_dict, element by element", () => {
     const c = readCheckpoint(at('mobilenet_v3_small.pth'))
-    const got = flat(c.value as NdRecord)
+    const got = flat(c.record)
     const expected = readNpz(at('mv3_expected.npz'))
     expect(Object.keys(got)).toHaveLength(244)
     expect(Object.keys(got)).toEqual(orderedKeys(expected))
@@ -134,7 +134,7 @@ describe.skipIf(!hasTorch)('checkpoints written by torch 1.13 and numpy pickle',
     (name) => {
       const c = readCheckpoint(at(name))
       expect(c.format).toBe('pdparams')
-      const got = flat(c.value as NdRecord)
+      const got = flat(c.record)
       const expected = readNpz(at('mv3_paddle_expected.npz'))
       expect(Object.keys(got)).toHaveLength(210)
       expect(differing(got, expected)).toEqual([])
@@ -149,7 +149,7 @@ describe.skipIf(!hasTorch)('checkpoints written by torch 1.13 and numpy pickle',
     "%s: Paddle's tensor tuple, eval form, name table and split arrays",
     (name) => {
       const c = readCheckpoint(at(name))
-      const r = c.value as Record<string, NdArray>
+      const r = c.record as Record<string, NdArray>
       expect(orderedKeys(r)).toEqual(['fc.weight', 'lod', 'big'])
       expect(r['fc.weight']?.shape).toEqual([2, 3])
       expect(Array.from((r.lod as NdArray).data as Float64Array)).toEqual([1.5, 2.5])

@@ -188,7 +188,7 @@ describe.each([
           const bytes = mutate(fileSeeds[which] ?? new Uint8Array(0), m)
           const limits = { maxArrayBytes: 2 ** 24, maxInflatedBytes: 2 ** 24 }
           tally(outcomes, () =>
-            viaLoad ? load(bytes, limits) : readCheckpoint(bytes, limits).value,
+            viaLoad ? load(bytes, limits) : readCheckpoint(bytes, limits).record,
           )
         },
       ),

@@ -419,7 +419,7 @@ describe('readCheckpoint', () => {
   })
 
   test("float16: 'float32' widens, anything else is an options error", () => {
-    const r = readCheckpoint(fixture('small.pt'), { float16: 'float32' }).value as Record<
+    const r = readCheckpoint(fixture('small.pt'), { float16: 'float32' }).record as Record<
       string,
       NdArray
     >

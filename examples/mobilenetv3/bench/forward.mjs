@@ -1,13 +1,13 @@
 /**
  * MobileNetV3-Small forward pass, the TF.js port against torch, in one run (a benchmark, never a
  * test). Every side runs in its own process, on the same input: a fixed-LCG batch (8, 3, 224, 224)
- * written once as .npy (the port takes it as NHWC) and the same checkpoint, data/mobilenet_v3_small.npz.
+ * written once as .npy (the port takes it as NHWC) and the same checkpoint, data/mobilenet_v3_small.pth.
  *
  * 1. TF.js eval-mode `predict(x)` + `dataSync()` (so the time includes the computation, not only
  *    the dispatch) on wasm, cpu and, if `@tensorflow/tfjs-node` resolves, tensorflow; the model's
  *    TypeScript is loaded through Vite's module runner (`runnerImport`), no build step.
  * 2. torch (`/usr/bin/python3`, or VITEST_ALIGN_PYTHON), `torch.set_num_threads(1)`, eval mode,
- *    `no_grad`, torchvision's `mobilenet_v3_small(num_classes=10)` with the npz as its state_dict;
+ *    `no_grad`, torchvision's `mobilenet_v3_small(num_classes=10)` with the .pth as its state_dict;
  *    skipped, saying so, when torch is not importable.
  * 3. The ratio TF.js wasm / torch, and the largest |logit difference| (both ran the same model).
  * 4. Wall time of `npx vitest run --config examples/mobilenetv3/vitest.config.ts`, a fresh child
@@ -30,7 +30,7 @@ import { cpuModel, formatLoad, ROOT, runTfjsChild, runTorch, stats } from './com
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const EXAMPLE = here('../')
-const NPZ = join(EXAMPLE, 'data/mobilenet_v3_small.npz')
+const CHECKPOINT = join(EXAMPLE, 'data/mobilenet_v3_small.pth')
 const RUNS = Number(process.env.BENCH_RUNS ?? 10)
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3)
 const SHAPE = [8, 3, 224, 224]
@@ -58,7 +58,7 @@ if (process.argv[2] === '--tfjs') {
   fs.readFileSync = readFileSync0
   if (tf.getBackend() !== backend) throw new Error('two copies of @tensorflow/tfjs are loaded')
   const { readNpy, writeNpy } = await import('vitest-align/files')
-  const model = await m.loadMobileNetV3(NPZ)
+  const model = await m.loadMobileNetV3(CHECKPOINT)
   const x = m.fromNchw(readNpy(xPath))
   const times = []
   let logits
@@ -97,8 +97,7 @@ except ImportError as e:
 x_path, out, runs, warmup = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 torch.set_num_threads(1)
 model = torchvision.models.mobilenet_v3_small(num_classes=10)
-with np.load(${JSON.stringify(NPZ)}) as z:
-    model.load_state_dict({k: torch.from_numpy(z[k]) for k in z.files}, strict=True)
+model.load_state_dict(torch.load(${JSON.stringify(CHECKPOINT)}, weights_only=True), strict=True)
 model.eval()
 x = torch.from_numpy(np.load(x_path))
 times = []

@@ -1,6 +1,6 @@
 /**
  * One training step of MobileNetV3-Small, the TF.js port on wasm against torch on one thread, in
- * one run (a benchmark, never a test). Both sides start from data/mobilenet_v3_small.npz and
+ * one run (a benchmark, never a test). Both sides start from data/mobilenet_v3_small.pth and
  * train on the same batch, the first 32 train images at 32x32 of the reference
  * (data/data_ref.npy, `train_images_0`, as the data pipeline makes them), again and again:
  *
@@ -29,7 +29,7 @@ import { cpuModel, formatLoad, runTfjsChild, runTorch, stats } from './common.mj
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const EXAMPLE = here('../')
-const NPZ = join(EXAMPLE, 'data/mobilenet_v3_small.npz')
+const CHECKPOINT = join(EXAMPLE, 'data/mobilenet_v3_small.pth')
 const DATA = join(EXAMPLE, 'data/data_ref.npy')
 const RUNS = Number(process.env.BENCH_RUNS ?? 10)
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3)
@@ -52,7 +52,7 @@ if (process.argv[2] === '--tfjs') {
   const { readReprodLog } = await import('vitest-align/files')
   const ref = readReprodLog(new Uint8Array(readFileSync(DATA)))
   const get = (k) => (ref instanceof Map ? ref.get(k) : ref[k])
-  const model = await m.loadMobileNetV3(NPZ)
+  const model = await m.loadMobileNetV3(CHECKPOINT)
   const x = m.fromNchw(get('train_images_0'))
   const labels = Array.from(get('train_labels_0').data, Number)
   const onehot = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 10))
@@ -116,8 +116,7 @@ except ImportError as e:
 runs, warmup = int(sys.argv[1]), int(sys.argv[2])
 torch.set_num_threads(1)
 model = torchvision.models.mobilenet_v3_small(num_classes=10)
-with np.load(${JSON.stringify(NPZ)}) as z:
-    model.load_state_dict({k: torch.from_numpy(z[k]) for k in z.files}, strict=True)
+model.load_state_dict(torch.load(${JSON.stringify(CHECKPOINT)}, weights_only=True), strict=True)
 model.train()
 for m in model.modules():
     if isinstance(m, torch.nn.Dropout): m.eval()

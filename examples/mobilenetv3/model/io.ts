@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises'
 import * as tf from '@tensorflow/tfjs'
 import type { NdArray } from 'vitest-align'
-import { readNpz } from 'vitest-align/files'
+import { load, type NdRecord } from 'vitest-align/files'
 import { MobileNetV3Small, PortInputError, type PortOptions } from './mobilenetv3.js'
 import { allConvBns, type F32, fromTfLayout } from './weights.js'
 
@@ -38,18 +38,22 @@ export function toStateDict(model: MobileNetV3Small): Record<string, NdArray> {
 }
 
 /**
- * Reads a checkpoint (`.npz` of the torch state_dict, as `np.savez` writes it) and builds the
- * port on the current backend. Throws a `WeightError` naming every bad weight.
+ * Reads a checkpoint (the `.pth` torch.save writes of the state_dict, or an `.npz` of it as
+ * np.savez writes it: told apart by their bytes) and builds the port on the current backend.
+ * Throws a `WeightError` naming every bad weight.
  */
 export async function loadMobileNetV3(
   checkpointPath: string,
   options: PortOptions = {},
 ): Promise<MobileNetV3Small> {
   const bytes = await readFile(checkpointPath)
-  const stateDict = readNpz(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
+  const stateDict = load(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
     source: checkpointPath,
   })
-  return MobileNetV3Small.fromStateDict(stateDict, options, checkpointPath)
+  if ('dtype' in stateDict && ArrayBuffer.isView(stateDict.data)) {
+    throw new PortInputError(`${checkpointPath} holds one array, not a state_dict`)
+  }
+  return MobileNetV3Small.fromStateDict(stateDict as NdRecord, options, checkpointPath)
 }
 
 /** A torch NCHW float array (such as `fake_data.npy`, (1, 3, 224, 224)) → an NHWC tensor. */

@@ -1,6 +1,6 @@
 """Stage 4, loss and backward: the loss, the gradient of every parameter, six SGD steps.
 
-All of it starts from the committed checkpoint (`mobilenet_v3_small.npz`, loaded back from the
+All of it starts from the committed checkpoint (`mobilenet_v3_small.pth`, loaded back from the
 file) and reads the committed subsets through `fashion_mnist.Data`:
 
 - `loss_fake`: `nn.CrossEntropyLoss()` (mean) in eval mode on the seed's fake data (1x3x224x224,
@@ -88,10 +88,10 @@ def sgd(model, lr, weight_decay):
 
 
 def load_model(arrays, build):
-    """A model from a state_dict of numpy arrays (the committed .npz), in eval mode."""
+    """A model from a state_dict (the committed .pth, or numpy arrays), in eval mode."""
     model = build()
-    model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()},
-                          strict=True)
+    model.load_state_dict({k: v if isinstance(v, torch.Tensor) else torch.from_numpy(np.array(v))
+                           for k, v in arrays.items()}, strict=True)
     model.eval()
     return model
 
@@ -172,7 +172,7 @@ def loss_backward_record(model, data, fake_data, fake_label):
 
 def describe():
     return {
-        'start': 'the committed checkpoint (mobilenet_v3_small.npz), loaded back from the file',
+        'start': 'the committed checkpoint (mobilenet_v3_small.pth), loaded back from the file',
         'loss': 'nn.CrossEntropyLoss() (mean over the batch)',
         'loss_fake': 'eval mode, fake_data.npy (1x3x224x224), label fake_label.npy; forward only',
         'loss_eval': 'eval mode, the first training batch (data_ref train_images_0/labels_0)',

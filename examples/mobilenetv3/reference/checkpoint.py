@@ -95,7 +95,3 @@ def train(data, log=print):
         'val_top1_eval_mode': round(reached, 2),
     }
 
-
-def state_dict_arrays(model):
-    """The state_dict as numpy arrays under torch's names, in torch's order."""
-    return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}

@@ -39,7 +39,7 @@ from artifacts import list_files, save_npy, save_npz, save_record, sha256_file  
 EXAMPLE = os.path.dirname(HERE)
 DATA = os.path.join(EXAMPLE, 'data')
 MANIFEST = 'manifest.json'
-CHECKPOINT = 'mobilenet_v3_small.npz'
+CHECKPOINT = 'mobilenet_v3_small.pth'  # torch.save(model.state_dict()), the seed's own step
 TRAIN_INIT = 'train_init.npz'
 FAKE_SEED = 0  # np.random.seed before the seed's gen_fake_data()
 
@@ -66,7 +66,7 @@ def generate(out, log=print):
         fake_data, fake_label = gen_fake_data(out)
         log('checkpoint: training torchvision mobilenet_v3_small')
         model, trained = checkpoint.train(data, log)
-        save_npz(os.path.join(out, CHECKPOINT), checkpoint.state_dict_arrays(model))
+        torch.save(model.state_dict(), os.path.join(out, CHECKPOINT))
         log('records: data, forward, metric')
         save_record(os.path.join(out, 'data_ref.npy'), stages.data_record(data))
         save_record(os.path.join(out, 'forward_ref.npy'),
@@ -76,8 +76,8 @@ def generate(out, log=print):
         # Stages 4, 5 and the layer-by-layer view start from the files as committed: the
         # checkpoint read back (the very bytes the TS side loads), the train init written first.
         checkpoint_file = os.path.join(out, CHECKPOINT)
-        with np.load(checkpoint_file) as z:
-            committed = backward.load_model(dict(z), checkpoint.build)
+        committed = backward.load_model(torch.load(checkpoint_file, weights_only=True),
+                                        checkpoint.build)
         log('records: loss_backward (stage 4)')
         save_record(os.path.join(out, 'loss_backward_ref.npy'),
                     backward.loss_backward_record(committed, data, fake_data, fake_label))

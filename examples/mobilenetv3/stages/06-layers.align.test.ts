@@ -144,7 +144,7 @@ function replayOf(id: string, port: MobileNetV3Small, ref: Rec): Replay {
 async function brokenRecords(bug: BlockBug, ref: Rec, s: Subsets): Promise<void> {
   const id = `${bug.kind}@${bug.block}`
   if (replays.has(id)) return
-  const port = await loadMobileNetV3(dataFile('mobilenet_v3_small.npz'), { blockBug: bug })
+  const port = await loadMobileNetV3(dataFile('mobilenet_v3_small.pth'), { blockBug: bug })
   try {
     for (const mode of ['eval', 'train'] as const) recordOf(id, port, mode, ref, s)
     replayOf(id, port, ref)

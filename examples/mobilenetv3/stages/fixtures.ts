@@ -31,7 +31,7 @@ export const dataFile = (name: string): string =>
 
 /** The port under test (on the backend backend.worker.ts started); with `bug`, a broken one for a negative control. */
 export async function makePort(bug?: PortBug): Promise<MobileNetV3Small> {
-  return loadMobileNetV3(dataFile('mobilenet_v3_small.npz'), bug === undefined ? {} : { bug })
+  return loadMobileNetV3(dataFile('mobilenet_v3_small.pth'), bug === undefined ? {} : { bug })
 }
 
 /**

@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
 import { AlignError, type NdArray } from 'vitest-align'
-import { readNpz } from 'vitest-align/files'
+import { readTorch } from 'vitest-align/files'
 import {
   checkStateDict,
   depthwiseFromTf,
@@ -128,9 +128,9 @@ describe('the architecture', () => {
 
   test('the spec is the torch checkpoint: same keys in the same order, same shapes', () => {
     const path = fileURLToPath(
-      new URL('../../../examples/mobilenetv3/data/mobilenet_v3_small.npz', import.meta.url),
+      new URL('../../../examples/mobilenetv3/data/mobilenet_v3_small.pth', import.meta.url),
     )
-    const torch = readNpz(path) as Record<string, NdArray>
+    const torch = readTorch(path).value as Record<string, NdArray>
     const floats = Object.entries(torch).filter(([, v]) => v.dtype === 'float32')
     const spec = weightSpec(mobileNetV3Small(10))
     expect(spec.map((e) => [e.name, e.shape])).toEqual(floats.map(([k, v]) => [k, v.shape]))
