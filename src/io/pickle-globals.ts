@@ -37,6 +37,8 @@ export const ALLOWED_GLOBALS: readonly string[] = [
 
 export type Callable = (...args: unknown[]) => unknown
 
+const BEYOND_LATIN1 = /[\u0100-\uffff]/
+
 /**
  * What one kind of pickle may do: the globals it resolves (fresh for each parse), persistent
  * ids (torch's storages) when it has a loader, and the BUILDs beyond numpy's dtypes and arrays.
@@ -117,13 +119,11 @@ export function makeGlobals(): Map<string, Callable> {
     if (encoding !== 'latin1' && encoding !== 'latin-1') {
       throw bad(`_codecs.encode to ${describe(encoding)} (pickle uses latin1)`)
     }
-    const out = new Uint8Array(text.length)
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i)
-      if (c > 0xff) throw bad('_codecs.encode of a character beyond latin1')
-      out[i] = c
-    }
-    return new PyBytes(out)
+    // Buffer's latin1 encoder, natively: it would silently keep the low byte of a wider
+    // character, so those are refused first (a protocol-2 array of 6 MB is 6M characters)
+    if (BEYOND_LATIN1.test(text)) throw bad('_codecs.encode of a character beyond latin1')
+    const out = Buffer.from(text, 'latin1')
+    return new PyBytes(new Uint8Array(out.buffer, out.byteOffset, out.length))
   }
   const bytes: Callable = (...args) => {
     if (args.length !== 0) throw bad('bytes(...) with arguments (pickle writes only bytes())')
