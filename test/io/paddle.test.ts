@@ -82,6 +82,35 @@ describe('readPdparams', () => {
     )
   })
 
+  test('_codecs.encode only to latin1, and only of latin1 characters', () => {
+    const encode = (text: string, encoding: string) =>
+      new Pickle()
+        .emptyDict()
+        .str('w')
+        .global('_codecs', 'encode')
+        .mark()
+        .str(text)
+        .str(encoding)
+        .tuple()
+        .reduce()
+        .op(0x73)
+        .stop()
+    expectFileError(
+      PickleFormatError,
+      () => readPdparams(encode('\u0100', 'latin1')),
+      B,
+      undefined,
+      'beyond latin1',
+    )
+    expectFileError(
+      PickleFormatError,
+      () => readPdparams(encode('ab', 'utf-8')),
+      B,
+      undefined,
+      '_codecs.encode to the str "utf-8" (pickle uses latin1)',
+    )
+  })
+
   test('a pickle that is not a dict', () => {
     expectFileError(
       CheckpointFormatError,

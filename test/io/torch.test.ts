@@ -46,6 +46,17 @@ describe('real files written by torch 1.13', () => {
     expect(Array.from((r.half as NdArray).data as Uint16Array)).toEqual([0x3c00, 0xc100])
   })
 
+  test("torch's container as it is: a ZIP64 end record, sizes 0 in the local headers, padded data", () => {
+    const bytes = fixture('small.pt')
+    const dv = new DataView(bytes.buffer, bytes.byteOffset)
+    const at = (sig: number) =>
+      bytes.findIndex((_, p) => p + 4 <= bytes.length && dv.getUint32(p, true) === sig)
+    expect(at(0x06064b50)).toBeGreaterThan(0) // the ZIP64 end record torch always writes
+    expect([dv.getUint32(18, true), dv.getUint32(22, true)]).toEqual([0, 0]) // local sizes
+    expect(dv.getUint16(28, true)).toBeGreaterThan(0) // the local padding field ('FB')
+    expect(Object.keys(load(bytes) as object)).toHaveLength(4) // read through all of it
+  })
+
   test('the format is told by the bytes, and the archive prefix taken from the first entry', () => {
     expect(detectKind(fixture('small.pt'))).toBe('torch') // prefix 'small', not 'archive'
     expect(detectKind(fixture('small_legacy.pt'))).toBe('torch-legacy')
