@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, test } from 'vitest'
+import type { NdArray } from '../src/compare/dtype.js'
 import {
   load,
   type NdRecord,
@@ -129,7 +130,7 @@ describe('README.md', () => {
         // a torch checkpoint and its port's weights, the same values as .safetensors
         const pth = fileURLToPath(new URL('./fixtures/checkpoints/small.pt', import.meta.url))
         copyFileSync(pth, join(dir, 'model.pth'))
-        writeSafetensors(join(dir, 'port.safetensors'), load(pth) as NdRecord)
+        writeSafetensors(join(dir, 'port.safetensors'), load(pth) as Record<string, NdArray>)
         for (const { l } of lines) {
           const [command, comment] = l.split('#') as [string, string | undefined]
           const args = command.trim().split(/\s+/).slice(2)

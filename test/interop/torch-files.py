@@ -56,6 +56,12 @@ for i, st in opt.state_dict()['state'].items():
     flat['optimizer.state.%d.momentum_buffer' % i] = st['momentum_buffer'].numpy()
 np.savez('ckpt_expected.npz', **flat)
 
+# what is not a state_dict: a whole-module save, a TorchScript archive, quantized and sparse
+torch.save(model, 'whole_module.pt')
+torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), 'scripted.pt')
+torch.save({'q': torch.quantize_per_tensor(torch.ones(2), 0.1, 0, torch.qint8)}, 'quantized.pt')
+torch.save({'s': torch.eye(2).to_sparse()}, 'sparse.pt')
+
 mv3 = torchvision.models.mobilenet_v3_small(num_classes=10).eval()
 msd = mv3.state_dict()
 torch.save(msd, 'mobilenet_v3_small.pth')

@@ -14,6 +14,7 @@ import { beforeAll, describe, expect, test } from 'vitest'
 import { decodeFloat16, type NdArray } from '../../src/compare/dtype.js'
 import { orderedKeys } from '../../src/compare/key-order.js'
 import { readCheckpoint } from '../../src/io/checkpoint.js'
+import { CheckpointFormatError, ForbiddenGlobalError } from '../../src/io/errors.js'
 import { load } from '../../src/io/load.js'
 import { readNpz } from '../../src/io/npz.js'
 import type { NdRecord } from '../../src/io/types.js'
@@ -115,6 +116,27 @@ describe.skipIf(!hasTorch)('checkpoints written by torch 1.13 and numpy pickle',
         Object.keys(got).filter((k) => k.startsWith('optimizer.param_groups.0.params.')),
       ).toHaveLength(4)
       expect(c.skipped).toEqual(['optimizer.param_groups.0.foreach']) // None, named
+    },
+  )
+
+  test.each([
+    ['whole_module.pt', ForbiddenGlobalError, 'whole-module save', 'model.state_dict()'],
+    ['scripted.pt', CheckpointFormatError, 'a TorchScript archive', 'model.state_dict()'],
+    ['quantized.pt', ForbiddenGlobalError, 'a quantized tensor', 'dequantize()'],
+    ['sparse.pt', ForbiddenGlobalError, 'a sparse or nested tensor', 'to_dense()'],
+  ] as const)(
+    '%s: refused, saying what the file is and what to save instead',
+    (name, Class, ...reasons) => {
+      const e = (() => {
+        try {
+          readCheckpoint(at(name))
+        } catch (err) {
+          return err
+        }
+        return undefined
+      })()
+      expect(e).toBeInstanceOf(Class)
+      for (const r of reasons) expect((e as Error).message).toContain(r)
     },
   )
 

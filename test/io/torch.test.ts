@@ -91,6 +91,41 @@ function setCrcs(zip: Uint8Array, crc: number): Uint8Array {
 }
 
 describe('the zip container', () => {
+  test('a duplicate member and an encrypted one are refused', () => {
+    const pickle = one()
+    const member = (name: string, data: Uint8Array) => ({
+      nameBytes: new TextEncoder().encode(name),
+      utf8: false,
+      size: data.length,
+      store: (o: Uint8Array, a: number) => o.set(data, a),
+    })
+    const dup = encodeZip([
+      member('archive/data.pkl', pickle),
+      member('archive/data/0', f32(1, 2, 3, 4)),
+      member('archive/data/0', f32(1, 2, 3, 4)),
+    ])
+    expectFileError(
+      CheckpointFormatError,
+      () => load(dup),
+      B,
+      'archive/data/0',
+      "duplicate member 'archive/data/0'",
+    )
+    const encrypted = zipOf(pickle)
+    const dv = new DataView(encrypted.buffer, encrypted.byteOffset)
+    const central = encrypted.findIndex(
+      (_, p) => p + 4 <= encrypted.length && dv.getUint32(p, true) === 0x02014b50,
+    )
+    dv.setUint16(central + 8, dv.getUint16(central + 8, true) | 1, true)
+    expectFileError(
+      CheckpointFormatError,
+      () => load(encrypted),
+      B,
+      'archive/data.pkl',
+      'encrypted members are not supported',
+    )
+  })
+
   test('no data.pkl under the prefix', () => {
     const zip = encodeZip([
       {
@@ -364,6 +399,20 @@ describe('the legacy format', () => {
     const bad = new Uint8Array(legacy)
     bad[13] = 0x18
     expectFileError(CheckpointFormatError, () => readTorch(bad), B, undefined, 'magic number')
+  })
+
+  test('a protocol other than 1001', () => {
+    const bad = new Uint8Array(legacy)
+    // the second pickle: PROTO 2, BININT2 1001 (e9 03), STOP
+    const at = bad.findIndex((b, i) => b === 0x4d && bad[i + 1] === 0xe9 && bad[i + 2] === 0x03)
+    bad[at + 1] = 0xea
+    expectFileError(
+      CheckpointFormatError,
+      () => readTorch(bad),
+      B,
+      undefined,
+      'legacy protocol the int 1002, not 1001',
+    )
   })
 
   test('bytes after the last storage, and a storage cut short', () => {
