@@ -14,7 +14,6 @@ import { beforeAll, describe, expect, test } from 'vitest'
 import type { NdArray } from '../src/compare/dtype.js'
 import {
   load,
-  type NdRecord,
   ReprodLogger,
   writeNpy,
   writeNpz,

@@ -56,14 +56,15 @@ export function looksLikeTorchLegacy(bytes: Uint8Array): boolean {
 }
 
 /**
- * Whether a zip archive is torch's rather than an `.npz`: its first entry lies in a folder and
- * is no `.npy` member (an `.npz` holds only `.npy` files at its root).
+ * Whether a zip archive is torch's rather than an `.npz`: its first entry is a file in a folder
+ * (`<prefix>/data.pkl`, or `<prefix>/data/0` in a TorchScript archive) and no `.npy` member
+ * (an `.npz` holds `.npy` files, and at most folder entries such as `x/`).
  */
 export function looksLikeTorchZip(bytes: Uint8Array): boolean {
   if (bytes.length < 30 || bytes[0] !== 0x50 || bytes[1] !== 0x4b) return false
   const nameLen = (bytes[26] as number) | ((bytes[27] as number) << 8)
   const name = new TextDecoder().decode(bytes.subarray(30, 30 + nameLen))
-  return name.includes('/') && !name.endsWith('.npy')
+  return name.includes('/') && !name.endsWith('/') && !name.endsWith('.npy')
 }
 
 /** The tree a torch pickle built, as a record (or a lone tensor's array). */
@@ -81,20 +82,20 @@ function torchValue(
     leaf: (v, key) => tensorArray(v, tensors, key),
     skipped,
   })
-  if (top === null || typeof top === 'string') {
-    throw new CheckpointFormatError(
-      source,
-      undefined,
-      `the file holds ${describe(top)}, no tensors`,
-    )
-  }
   let value: NdArray | NdRecord | undefined
   try {
     value = convertValue(top, ctx, '', 0)
   } catch (e) {
     throw asFileError(e, source)
   }
-  return { value: value as NdArray | NdRecord, skipped }
+  if (value === undefined) {
+    throw new CheckpointFormatError(
+      source,
+      undefined,
+      `the file holds ${describe(top)}, no tensors`,
+    )
+  }
+  return { value, skipped }
 }
 
 /**

@@ -10,7 +10,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { decodeFloat16, type NdArray } from '../../src/compare/dtype.js'
 import { orderedKeys } from '../../src/compare/key-order.js'
 import { readCheckpoint } from '../../src/io/checkpoint.js'
@@ -60,6 +60,7 @@ describe.skipIf(!hasTorch)('checkpoints written by torch 1.13 and numpy pickle',
   beforeAll(() => {
     runPython(fs.readFileSync(new URL('./torch-files.py', import.meta.url), 'utf8'), dir)
   }, 180_000)
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
   test.each(['sd.pt', 'sd_legacy.pt', 'sd_p4.pt'])(
     '%s: every dtype and layout equal to torch, in the file order',

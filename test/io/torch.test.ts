@@ -17,7 +17,7 @@ import { detectKind, load } from '../../src/io/load.js'
 import { readTorch } from '../../src/io/torch.js'
 import { encodeZip } from '../../src/io/zip-write.js'
 import { expectFileError } from '../helpers/file-errors.js'
-import { f32, Pickle, type pushTensor, stateDictPickle, torchZip } from '../helpers/torch-file.js'
+import { f32, Pickle, pushTensor, stateDictPickle, torchZip } from '../helpers/torch-file.js'
 
 const fixture = (name: string) =>
   new Uint8Array(readFileSync(new URL(`../fixtures/checkpoints/${name}`, import.meta.url)))
@@ -458,6 +458,33 @@ function findCount(bytes: Uint8Array, n: bigint): number {
   }
   throw new Error('no count')
 }
+
+describe('what holds no tensor', () => {
+  test('a pickle of None or a str', () => {
+    expectFileError(
+      CheckpointFormatError,
+      () => load(zipOf(new Pickle().none().stop())),
+      B,
+      undefined,
+      'the file holds None, no tensors',
+    )
+  })
+
+  test('a tensor saved alone: load gives its array, readCheckpoint says to use load', () => {
+    const alone = zipOf(
+      pushTensor(new Pickle(), { name: '', key: '0', numel: 4, shape: [4] }).stop(),
+    )
+    expect(Array.from((load(alone) as NdArray).data as Float32Array)).toEqual([1, 2, 3, 4])
+    expectFileError(
+      CheckpointFormatError,
+      () => readCheckpoint(alone),
+      B,
+      undefined,
+      'one tensor saved alone',
+      'load()',
+    )
+  })
+})
 
 describe('readCheckpoint', () => {
   test('names the format, and refuses a file that is no checkpoint', () => {
