@@ -12,13 +12,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, test } from 'vitest'
 import type { NdArray } from '../src/compare/dtype.js'
-import {
-  load,
-  ReprodLogger,
-  writeNpy,
-  writeNpz,
-  writeSafetensors,
-} from '../src/io/index.js'
+import { load, ReprodLogger, writeNpy, writeNpz, writeSafetensors } from '../src/io/index.js'
 import { IN, OUT, weights } from './fixtures/projects/readme/stages/port.js'
 import { codeBlocks, layoutFree } from './helpers/markdown.js'
 import { runVitestCli } from './helpers/run-vitest.js'

@@ -184,7 +184,9 @@ export function describe(v: unknown): string {
   if (PickledDtype.is(v)) return 'a numpy dtype'
   if (PickledScalar.is(v)) return 'a numpy scalar'
   if (typeof v === 'function') return 'a global'
-  return 'an unknown value'
+  // a dialect's own values (torch's tensors, storages, dtypes) name themselves by their tag
+  const tag = typeof v === 'object' && v !== null ? Object.prototype.toString.call(v) : ''
+  return tag.startsWith('[object torch') ? `a ${tag.slice(8, -1)}` : 'an unknown value'
 }
 
 export function intOf(v: unknown, what: string): number {

@@ -90,6 +90,9 @@ class TorchType {
   static element(v: TorchType): TorchElement | 'untyped' {
     return v.#element
   }
+  get [Symbol.toStringTag](): string {
+    return `torch ${this.#kind} (${this.#element})`
+  }
 }
 
 /** One storage a persistent id names: a record of the archive (or of a legacy file). */
@@ -127,6 +130,9 @@ export class TorchTensor {
   static args(v: TorchTensor): TensorArgs {
     return v.#args
   }
+  get [Symbol.toStringTag](): string {
+    return 'torch tensor'
+  }
 }
 
 /** A storage as a persistent id returns it. */
@@ -141,6 +147,9 @@ class TorchStorage {
   }
   static ref(v: TorchStorage): StorageRef {
     return v.#ref
+  }
+  get [Symbol.toStringTag](): string {
+    return 'torch storage'
   }
 }
 

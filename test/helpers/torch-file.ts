@@ -80,6 +80,8 @@ export interface TensorSpec {
   readonly stride?: readonly number[]
   /** The persistent id's first item (`'storage'` unless testing its refusal). */
   readonly tag?: string
+  /** The legacy format's 6-item id (its view metadata None last). */
+  readonly legacy?: boolean
 }
 
 const cStrides = (shape: readonly number[]): number[] => {
@@ -99,6 +101,7 @@ export function pushTensor(p: Pickle, t: TensorSpec): Pickle {
     .str('cpu')
   if (typeof t.numel === 'bigint') p.long(t.numel)
   else p.int(t.numel)
+  if (t.legacy) p.none()
   p.tuple().op(0x51) // BINPERSID
   p.int(t.offset ?? 0)
     .ints(t.shape)
@@ -113,6 +116,38 @@ export function stateDictPickle(tensors: readonly TensorSpec[]): Uint8Array {
   const p = new Pickle().global('collections', 'OrderedDict').emptyTuple().reduce().mark()
   for (const t of tensors) pushTensor(p.str(t.name), t)
   return p.setitems().stop()
+}
+
+/**
+ * torch's legacy format: the magic number, protocol 1001, the system info, the object, the
+ * storage keys, then each storage as an int64 count and its bytes, in the stated byte order.
+ */
+export function torchLegacy(
+  object: Uint8Array,
+  storages: readonly (readonly [key: string, count: number, data: Uint8Array])[],
+  littleEndian = true,
+): Uint8Array {
+  const magic = new Pickle()
+    .op(0x8a, 10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19)
+    .stop()
+  const protocol = new Pickle().op(0x4d, 0xe9, 0x03).stop()
+  const info = new Pickle().emptyDict().str('protocol_version').int(1001).op(0x73)
+  info.str('little_endian').bool(littleEndian).op(0x73)
+  const keys = new Pickle().op(0x5d).mark()
+  for (const [key] of storages) keys.str(key)
+  const parts = [magic, protocol, info.stop(), object, keys.op(0x65).stop()]
+  for (const [, count, data] of storages) {
+    const n = new Uint8Array(8)
+    new DataView(n.buffer).setBigInt64(0, BigInt(count), littleEndian)
+    parts.push(n, data)
+  }
+  const out = new Uint8Array(parts.reduce((a, b) => a + b.length, 0))
+  let at = 0
+  for (const b of parts) {
+    out.set(b, at)
+    at += b.length
+  }
+  return out
 }
 
 /** torch's zip: `<prefix>/data.pkl` first, then the other members, all stored. */

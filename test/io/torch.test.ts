@@ -17,7 +17,14 @@ import { detectKind, load } from '../../src/io/load.js'
 import { readTorch } from '../../src/io/torch.js'
 import { encodeZip } from '../../src/io/zip-write.js'
 import { expectFileError } from '../helpers/file-errors.js'
-import { f32, Pickle, pushTensor, stateDictPickle, torchZip } from '../helpers/torch-file.js'
+import {
+  f32,
+  Pickle,
+  pushTensor,
+  stateDictPickle,
+  torchLegacy,
+  torchZip,
+} from '../helpers/torch-file.js'
 
 const fixture = (name: string) =>
   new Uint8Array(readFileSync(new URL(`../fixtures/checkpoints/${name}`, import.meta.url)))
@@ -365,6 +372,20 @@ describe('globals and opcodes', () => {
     )
   })
 
+  test('BUILD on a tensor is refused, naming what it is', () => {
+    const p = pushTensor(new Pickle(), { name: '', key: '0', numel: 4, shape: [4] })
+      .emptyDict()
+      .op(0x62)
+      .stop()
+    expectFileError(
+      PickleFormatError,
+      () => load(zipOf(p)),
+      `${B}:archive/data.pkl`,
+      undefined,
+      'BUILD on a torch tensor',
+    )
+  })
+
   test('SETITEM only on dicts, APPEND only on lists', () => {
     const setOnList = new Pickle().op(0x5d).str('k').str('v').op(0x73).stop()
     expectFileError(
@@ -399,6 +420,17 @@ describe('the legacy format', () => {
     const bad = new Uint8Array(legacy)
     bad[13] = 0x18
     expectFileError(CheckpointFormatError, () => readTorch(bad), B, undefined, 'magic number')
+  })
+
+  test("the system info's byte order is honoured", () => {
+    const object = stateDictPickle([{ name: 'w', key: 'k', numel: 2, shape: [2], legacy: true }])
+    const big = new Uint8Array(8)
+    new DataView(big.buffer).setFloat32(0, 1.5, false)
+    new DataView(big.buffer).setFloat32(4, -2, false)
+    const r = load(torchLegacy(object, [['k', 2, big]], false)) as Record<string, NdArray>
+    expect(Array.from(r.w?.data as Float32Array)).toEqual([1.5, -2])
+    const little = load(torchLegacy(object, [['k', 2, f32(1.5, -2)]])) as Record<string, NdArray>
+    expect(Array.from(little.w?.data as Float32Array)).toEqual([1.5, -2])
   })
 
   test('a protocol other than 1001', () => {
