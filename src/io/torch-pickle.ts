@@ -7,6 +7,7 @@
  * {@link TorchTensor}s; their bounds, dtypes and bytes are checked where they become arrays
  * (torch-tensor.ts), which knows their state_dict key.
  */
+import { itemsizeOf } from './numpy-dtype.js'
 import type { Callable, Dialect } from './pickle-globals.js'
 import { makeGlobals } from './pickle-globals.js'
 import { bad, boolOf, describe, intOf, isMap, mapEntries, shapeFromTuple } from './pickle-values.js'
@@ -41,39 +42,20 @@ const STORAGE_CLASSES: ReadonlyMap<string, TorchElement> = new Map<string, Torch
   ['BoolStorage', 'bool'],
 ])
 
-/** torch dtypes (`torch.float16`, a bare GLOBAL) that `_rebuild_tensor_v3` names. */
-const DTYPES: ReadonlyMap<string, TorchElement> = new Map<string, TorchElement>([
-  ['float32', 'float32'],
-  ['float64', 'float64'],
-  ['float16', 'float16'],
-  ['bfloat16', 'bfloat16'],
-  ['int64', 'int64'],
-  ['int32', 'int32'],
-  ['int16', 'int16'],
-  ['int8', 'int8'],
-  ['uint8', 'uint8'],
-  ['uint16', 'uint16'],
-  ['uint32', 'uint32'],
-  ['uint64', 'uint64'],
-  ['bool', 'bool'],
-])
+/**
+ * The torch dtypes (`torch.float16`, a bare GLOBAL) that `_rebuild_tensor_v3` may name: torch
+ * names them as this package does, so each is its own element type.
+ */
+const DTYPES: readonly TorchElement[] = [
+  ...new Set(STORAGE_CLASSES.values()),
+  'uint16',
+  'uint32',
+  'uint64',
+]
 
-/** Bytes per element. */
-export const ELEMENT_SIZE: { readonly [E in TorchElement]: 1 | 2 | 4 | 8 } = {
-  float32: 4,
-  float64: 8,
-  float16: 2,
-  bfloat16: 2,
-  int64: 8,
-  int32: 4,
-  int16: 2,
-  int8: 1,
-  uint8: 1,
-  uint16: 2,
-  uint32: 4,
-  uint64: 8,
-  bool: 1,
-}
+/** Bytes per element: bfloat16's 2, else the package's dtype's. */
+export const elementSize = (e: TorchElement): 1 | 2 | 4 | 8 =>
+  e === 'bfloat16' ? 2 : itemsizeOf(e)
 
 /** A storage class, dtype or class global (`torch.FloatStorage`, `torch.float16`, `torch.Tensor`). */
 class TorchType {
@@ -219,9 +201,7 @@ export function torchDialect(storages: Map<string, StorageRef>, legacy: boolean)
       }
       globals.set('torch.storage.UntypedStorage', new TorchType('storage', 'untyped'))
       globals.set('torch.UntypedStorage', new TorchType('storage', 'untyped'))
-      for (const [name, element] of DTYPES) {
-        globals.set(`torch.${name}`, new TorchType('dtype', element))
-      }
+      for (const element of DTYPES) globals.set(`torch.${element}`, new TorchType('dtype', element))
 
       const rebuild = (v3: boolean): Callable =>
         function rebuildTensor(...args) {

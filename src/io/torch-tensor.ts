@@ -10,7 +10,7 @@ import type { NdArray } from '../compare/dtype.js'
 import { CheckpointFormatError } from './errors.js'
 import { clip } from './excerpt.js'
 import { boundedCount, decodeRawArray, gatherStrided, pyShape, widenBf16 } from './raw-array.js'
-import { ELEMENT_SIZE, type StorageRef, TorchTensor } from './torch-pickle.js'
+import { elementSize, type StorageRef, TorchTensor } from './torch-pickle.js'
 
 /** What turning tensors into arrays needs from the file they came from. */
 export interface TensorContext {
@@ -35,7 +35,7 @@ export function tensorArray(v: unknown, ctx: TensorContext, key: string): NdArra
       `a lazily ${LAZY[lazy] ?? clip(lazy)} view: save t.resolve_${lazy === 'neg' ? 'neg' : 'conj'}() instead`,
     )
   }
-  const itemsize = ELEMENT_SIZE[element]
+  const itemsize = elementSize(element)
   const untyped = storage.element === 'untyped'
   if (untyped && storage.numel % itemsize !== 0) {
     fail(`an untyped storage of ${storage.numel} bytes holds no whole number of ${element}`)

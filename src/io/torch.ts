@@ -23,7 +23,7 @@ import { asFileError, parsePickle, parseWholePickle } from './pickle.js'
 import { NUMPY_DIALECT } from './pickle-globals.js'
 import { conversionOf, convertValue } from './pickle-record.js'
 import { describe, isMap, mapEntries, PyInt } from './pickle-values.js'
-import { ELEMENT_SIZE, type StorageRef, torchDialect } from './torch-pickle.js'
+import { elementSize, type StorageRef, torchDialect } from './torch-pickle.js'
 import { tensorArray } from './torch-tensor.js'
 import type { NdRecord, ReadOptions } from './types.js'
 import { readZipDirectory, type ZipMember, type ZipProfile, zipMemberBytes } from './zip-read.js'
@@ -211,7 +211,7 @@ export function decodeTorchLegacy(
     if (count !== BigInt(ref.numel)) {
       fail(`storage '${clip(key)}' holds ${count} elements, its id declares ${ref.numel}`)
     }
-    const size = ref.element === 'untyped' ? 1 : ELEMENT_SIZE[ref.element]
+    const size = ref.element === 'untyped' ? 1 : elementSize(ref.element)
     const nbytes = ref.numel * size
     if (nbytes > bytes.length - pos - 8) {
       fail(
